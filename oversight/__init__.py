@@ -1,0 +1,45 @@
+"""辅警监督 · Oversight. ``create_app`` is the only way to get an application."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from oversight.config import REPO_ROOT, build_config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build an app bound to the extensions. Nothing is created at import time."""
+    cfg = build_config(config)
+    app = Flask(
+        __name__,
+        instance_path=cfg["INSTANCE_PATH"],
+        template_folder=str(REPO_ROOT / "templates"),
+        static_folder=str(REPO_ROOT / "static"),
+    )
+    app.config.update(cfg)
+
+    from oversight import extensions as ext
+    from oversight import storage
+
+    ext.db.init_app(app)
+    ext.migrate.init_app(app, ext.db, directory=str(REPO_ROOT / "migrations"),
+                         render_as_batch=True, compare_type=True)
+    ext.csrf.init_app(app)
+    ext.babel.init_app(app, locale_selector=lambda: "zh_Hans_CN",
+                       timezone_selector=lambda: app.config["DISPLAY_TIMEZONE"])
+    ext.login_manager.init_app(app)
+
+    with app.app_context():
+        storage.configure_engine(ext.db.engine)
+
+    # Validate every policy pack at start-up: a broken pack must stop the app, not a case.
+    from workflows.policy import get_packs
+
+    get_packs()
+
+    from oversight import models  # noqa: F401  (register the mappers)
+    from oversight.services import complaints  # noqa: F401  (register the case type)
+    from oversight.web import register_web
+
+    register_web(app)
+    return app

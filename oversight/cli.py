@@ -1,0 +1,124 @@
+"""The ``oversight`` command: Flask's CLI with this application's commands."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+
+from oversight import create_app
+
+
+def _create(*_args, **_kwargs):
+    return create_app()
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_command():
+    """Seed demo organs, officers and one account per role (random passwords)."""
+    from oversight.seed import database_is_empty, seed_demo
+    from oversight.services.uow import unit_of_work
+
+    if not database_is_empty():
+        raise click.ClickException("数据库已有数据，未重复生成演示数据")
+    with unit_of_work():
+        passwords = seed_demo()
+    _print_logins(passwords)
+
+
+def _print_logins(passwords: dict[str, str]) -> None:
+    click.echo("演示账号（密码仅显示这一次，请妥善保存）：")
+    for username, password in passwords.items():
+        click.echo(f"  {username:10s} {password}")
+
+
+@click.command("create-user")
+@click.option("--username", required=True)
+@click.option("--name", "display_name", required=True)
+@click.option("--role", type=click.Choice(["intake", "inspector", "leader", "admin", "officer"]),
+              required=True)
+@click.option("--organ", "organ_code", required=True, help="organ code")
+@click.option("--badge", default=None, help="officer badge number (role officer only)")
+@click.password_option()
+@with_appcontext
+def create_user_command(username, display_name, role, organ_code, badge, password):
+    """Create a staff account."""
+    from oversight.extensions import db
+    from oversight.models import Officer, Organ, User
+    from oversight.services.uow import unit_of_work
+    from workflows.roles import Role
+
+    if len(password) < 10:
+        raise click.ClickException("密码至少 10 位")
+    with unit_of_work():
+        organ = db.session.execute(sa.select(Organ).where(Organ.code == organ_code)).scalar()
+        if organ is None:
+            raise click.ClickException(f"未找到机关 {organ_code}")
+        officer = None
+        if role == "officer":
+            officer = db.session.execute(
+                sa.select(Officer).where(Officer.badge_no == (badge or ""))).scalar()
+            if officer is None:
+                raise click.ClickException("辅警账号须用 --badge 指定存在的辅警编号")
+        user = User(username=username, display_name=display_name, role=Role(role),
+                    organ=organ, officer=officer)
+        user.set_password(password)
+        db.session.add(user)
+    click.echo(f"已创建账号 {username}")
+
+
+@click.command("verify-log")
+@with_appcontext
+def verify_log_command():
+    """Verify every case's hash-chained event log."""
+    from oversight.extensions import db
+    from oversight.models import CaseEvent
+    from oversight.services.events import verify_chains
+
+    breaks = list(verify_chains())
+    total = db.session.execute(sa.select(sa.func.count(CaseEvent.id))).scalar()
+    if breaks:
+        for b in breaks:
+            click.echo(f"BROKEN {b.case_type}#{b.case_id} seq {b.seq}: {b.problem}")
+        click.echo(f"{len(breaks)} problem(s) in {total} events")
+        sys.exit(1)
+    click.echo(f"OK: {total} events, every chain verifies")
+
+
+@click.command("run")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@with_appcontext
+def run_command(host, port):
+    """Apply migrations, seed demo data into an empty database, and serve."""
+    from flask_migrate import upgrade
+
+    from oversight.seed import database_is_empty, seed_demo
+    from oversight.services.uow import unit_of_work
+
+    upgrade()
+    if database_is_empty():
+        with unit_of_work():
+            passwords = seed_demo()
+        _print_logins(passwords)
+    app = current_app._get_current_object()
+    click.echo(f"辅警监督系统已启动： http://{host}:{port}/  （工作人员登录： /staff/login）")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+def build_cli() -> FlaskGroup:
+    cli = FlaskGroup(create_app=_create, add_default_commands=False,
+                     add_version_option=False, load_dotenv=False,
+                     help="辅警监督 · Oversight")
+    for command in (run_command, seed_demo_command, create_user_command, verify_log_command,
+                    shell_command, routes_command):
+        cli.add_command(command)
+    return cli
+
+
+def main() -> None:
+    build_cli()(prog_name="oversight")

@@ -1,0 +1,86 @@
+"""Configuration from environment variables and the instance folder.
+
+There is deliberately no fallback secret in code: a random key is generated into
+``instance/secret_key`` on first start and reused afterwards, so sessions survive restarts
+without anyone having to invent a secret.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_instance_path() -> Path:
+    return Path(os.environ.get("OVERSIGHT_INSTANCE", REPO_ROOT / "instance")).resolve()
+
+
+def load_or_create_secret(instance: Path) -> str:
+    """Read the instance secret, creating it (mode 0600) the first time."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if path.exists():
+        key = path.read_text(encoding="ascii").strip()
+        if len(key) >= 32:
+            return key
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key)
+    return key
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+def build_config(overrides: dict | None = None) -> dict:
+    """Return the effective configuration: defaults < environment < explicit overrides."""
+    overrides = dict(overrides or {})
+    instance = Path(overrides.get("INSTANCE_PATH") or default_instance_path())
+    instance.mkdir(parents=True, exist_ok=True)
+    database_url = (
+        overrides.get("SQLALCHEMY_DATABASE_URI")
+        or os.environ.get("DATABASE_URL")
+        or f"sqlite:///{instance / 'oversight.db'}"
+    )
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url[len("postgres://"):]
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    cfg = {
+        "INSTANCE_PATH": str(instance),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "UPLOAD_FOLDER": str(instance / "attachments"),
+        "UPLOAD_MAX_FILES": 5,
+        "UPLOAD_MAX_BYTES": _env_int("OVERSIGHT_UPLOAD_MAX_BYTES", 20 * 1024 * 1024),
+        # The whole request may carry five maximal files plus the form.
+        "MAX_CONTENT_LENGTH": _env_int("OVERSIGHT_MAX_REQUEST_BYTES", 110 * 1024 * 1024),
+        "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "DISPLAY_TIMEZONE": "Asia/Shanghai",
+        "MAIL_SERVER": os.environ.get("SMTP_HOST") or None,
+        "MAIL_PORT": _env_int("SMTP_PORT", 587),
+        "MAIL_USERNAME": os.environ.get("SMTP_USER") or None,
+        "MAIL_PASSWORD": os.environ.get("SMTP_PASSWORD") or None,
+        "MAIL_USE_TLS": os.environ.get("SMTP_STARTTLS", "1") != "0",
+        "MAIL_SENDER": os.environ.get("SMTP_SENDER", "oversight@localhost"),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", ""),
+        "TRACK_MAX_FAILURES": _env_int("OVERSIGHT_TRACK_MAX_FAILURES", 10),
+        "TRACK_WINDOW_SECONDS": _env_int("OVERSIGHT_TRACK_WINDOW_SECONDS", 900),
+        "LOGIN_MAX_FAILURES": _env_int("OVERSIGHT_LOGIN_MAX_FAILURES", 10),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("OVERSIGHT_SECURE_COOKIES", "0") == "1",
+        "WTF_CSRF_TIME_LIMIT": None,
+    }
+    cfg.update(overrides)
+    if not cfg["SECRET_KEY"]:
+        cfg["SECRET_KEY"] = load_or_create_secret(instance)
+    return cfg

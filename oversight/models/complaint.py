@@ -1,0 +1,91 @@
+"""The complaint aggregate. The complainant's identity lives in its own table so that
+nothing that loads a complaint for an officer or for search can reach it by accident."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from oversight.extensions import db
+from oversight.models.base import TimestampMixin, UTCDateTime, enum_column
+from oversight.models.org import Officer, Organ
+from workflows.complaint import ComplaintKind, ComplaintState, Finding
+
+
+class Complaint(TimestampMixin, db.Model):
+    __tablename__ = "complaint"
+    case_type = "complaint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"), index=True)
+    state: Mapped[ComplaintState] = mapped_column(enum_column(ComplaintState), index=True)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    kind: Mapped[ComplaintKind] = mapped_column(enum_column(ComplaintKind))
+    anonymous: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    category_code: Mapped[str] = mapped_column(sa.String(40))
+    officer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("officer.id"), index=True)
+    officer_badge_text: Mapped[str] = mapped_column(sa.String(20), default="")
+    officer_description: Mapped[str] = mapped_column(sa.String(500), default="")
+    incident_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    incident_place: Mapped[str] = mapped_column(sa.String(200), default="")
+    narrative: Mapped[str] = mapped_column(sa.Text)
+    access_code_hash: Mapped[str] = mapped_column(sa.String(128))
+    finding: Mapped[Finding | None] = mapped_column(enum_column(Finding))
+    facts: Mapped[str] = mapped_column(sa.Text, default="")
+    handling: Mapped[str] = mapped_column(sa.Text, default="")
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("complaint.id"))
+    transferred_to_id: Mapped[int | None] = mapped_column(sa.ForeignKey("complaint.id"))
+    transferred_from_id: Mapped[int | None] = mapped_column(sa.ForeignKey("complaint.id"))
+    notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    review_deadline_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    rating: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    rating_comment: Mapped[str] = mapped_column(sa.String(500), default="")
+
+    organ: Mapped[Organ] = relationship()
+    officer: Mapped[Officer | None] = relationship()
+    merged_into: Mapped[Complaint | None] = relationship(
+        remote_side=[id], foreign_keys=[merged_into_id]
+    )
+    transferred_to: Mapped[Complaint | None] = relationship(
+        remote_side=[id], foreign_keys=[transferred_to_id]
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(state = 'merged') = (merged_into_id IS NOT NULL)", name="merged_has_target"
+        ),
+        sa.CheckConstraint(
+            "(state = 'transferred') = (transferred_to_id IS NOT NULL)",
+            name="transferred_has_target",
+        ),
+        sa.CheckConstraint(
+            "finding IS NOT NULL OR state IN ('submitted','refusal_pending','not_accepted',"
+            "'accepted','transferred','merged','investigating','withdrawn')",
+            name="concluded_has_finding",
+        ),
+        sa.CheckConstraint("rating IS NULL OR (rating BETWEEN 1 AND 5)", name="rating_range"),
+    )
+
+    @property
+    def pack(self):
+        return self.organ.pack
+
+    @property
+    def category(self):
+        return self.pack.category(self.category_code)
+
+
+class ComplainantIdentity(db.Model):
+    """Who complained and how to reach them. Shown only to the handling organ's intake
+    and inspectors; never indexed, never in events, never to the officer."""
+
+    __tablename__ = "complainant_identity"
+
+    complaint_id: Mapped[int] = mapped_column(sa.ForeignKey("complaint.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(60), default="")
+    phone: Mapped[str] = mapped_column(sa.String(20), default="")
+    email: Mapped[str] = mapped_column(sa.String(254), default="")

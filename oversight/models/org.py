@@ -1,0 +1,125 @@
+"""Organs (公安机关 and their units), auxiliary officers and staff accounts."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from oversight.extensions import db
+from oversight.models.base import TimestampMixin, enum_column
+from workflows.roles import Role
+
+
+class Organ(TimestampMixin, db.Model):
+    """A node of the organ tree. ``path`` is the materialised chain of ids ("/1/4/9/") so a
+    subtree is one indexed prefix query, not a recursive walk per request."""
+
+    __tablename__ = "organ"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organ.id"), index=True)
+    pack_id: Mapped[str] = mapped_column(sa.String(40))
+    path: Mapped[str] = mapped_column(sa.String(400), default="", index=True)
+
+    parent: Mapped[Organ | None] = relationship(remote_side=[id])
+
+    def __repr__(self) -> str:
+        return f"<Organ {self.code} {self.name}>"
+
+    def contains(self, other: Organ) -> bool:
+        """True when ``other`` is this organ or one of its descendants."""
+        return other.path.startswith(self.path)
+
+    @property
+    def pack(self):
+        from workflows.policy import get_packs
+
+        return get_packs()[self.pack_id]
+
+
+class OfficerCategory(enum.Enum):
+    CIVILIAN = "civilian"
+    DUTY = "duty"
+
+    @property
+    def label(self) -> str:
+        return {"civilian": "文职", "duty": "勤务"}[self.value]
+
+
+class EmploymentStatus(enum.Enum):
+    EMPLOYED = "employed"
+    ENDED = "ended"
+
+    @property
+    def label(self) -> str:
+        return {"employed": "在岗聘用", "ended": "已解除聘用"}[self.value]
+
+
+class Officer(TimestampMixin, db.Model):
+    """An auxiliary police officer (辅警). Duty status is derived from suspensions later,
+    never stored here."""
+
+    __tablename__ = "officer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    badge_no: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(60))
+    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"), index=True)
+    category: Mapped[OfficerCategory] = mapped_column(enum_column(OfficerCategory))
+    level: Mapped[int] = mapped_column(sa.Integer, default=1)
+    employment: Mapped[EmploymentStatus] = mapped_column(
+        enum_column(EmploymentStatus), default=EmploymentStatus.EMPLOYED
+    )
+
+    organ: Mapped[Organ] = relationship()
+
+    __table_args__ = (sa.CheckConstraint("level >= 1", name="level_positive"),)
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    """A staff account. ``session_nonce`` is part of every session cookie, so changing it
+    (logout, password change, disable) kills old cookies on the server side."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(60), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(60))
+    password_hash: Mapped[str] = mapped_column(sa.String(256))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"), index=True)
+    officer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("officer.id"))
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    session_nonce: Mapped[str] = mapped_column(
+        sa.String(64), default=lambda: secrets.token_hex(16)
+    )
+
+    organ: Mapped[Organ] = relationship()
+    officer: Mapped[Officer | None] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(role = 'officer') = (officer_id IS NOT NULL)", name="officer_account_link"
+        ),
+    )
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+        self.session_nonce = secrets.token_hex(16)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_nonce}"
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return self.active

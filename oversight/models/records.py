@@ -1,0 +1,197 @@
+"""Records every case type shares: the hash-chained event log, clocks, notices, the mail
+and search outboxes, attachments and throttling counters.
+
+Cases of every type are addressed by ``(case_type, case_id)``; each case type keeps its
+own table for its own columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, mapped_column
+
+from oversight.extensions import db
+from oversight.models.base import UTCDateTime, enum_column, utcnow
+from workflows.roles import Role
+
+
+class ImmutableRecordError(RuntimeError):
+    """Raised when code tries to change an append-only record."""
+
+
+class CaseEvent(db.Model):
+    """One row per transition: append-only and hash-chained per case."""
+
+    __tablename__ = "case_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_type: Mapped[str] = mapped_column(sa.String(32))
+    case_id: Mapped[int] = mapped_column(sa.Integer)
+    seq: Mapped[int] = mapped_column(sa.Integer)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_user.id"))
+    actor_role: Mapped[Role] = mapped_column(enum_column(Role))
+    trigger: Mapped[str] = mapped_column(sa.String(40))
+    from_state: Mapped[str] = mapped_column(sa.String(40))
+    to_state: Mapped[str] = mapped_column(sa.String(40))
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    article: Mapped[str] = mapped_column(sa.String(200), default="")
+    payload: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    public: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+    __table_args__ = (
+        sa.UniqueConstraint("case_type", "case_id", "seq"),
+        sa.Index("ix_case_event_case", "case_type", "case_id"),
+    )
+
+
+class ClockOutcome(enum.Enum):
+    RUNNING = "running"
+    MET = "met"
+    BREACHED = "breached"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return {"running": "计时中", "met": "按期完成", "breached": "已超期",
+                "cancelled": "已终止"}[self.value]
+
+
+class CaseClock(db.Model):
+    """A statutory time limit running on a case, with the article it comes from."""
+
+    __tablename__ = "case_clock"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_type: Mapped[str] = mapped_column(sa.String(32))
+    case_id: Mapped[int] = mapped_column(sa.Integer)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[ClockOutcome] = mapped_column(
+        enum_column(ClockOutcome), default=ClockOutcome.RUNNING
+    )
+    amount: Mapped[int] = mapped_column(sa.Integer)
+    unit: Mapped[str] = mapped_column(sa.String(20))
+    citation: Mapped[str] = mapped_column(sa.String(200))
+
+    __table_args__ = (sa.Index("ix_case_clock_case", "case_type", "case_id"),)
+
+    @property
+    def running(self) -> bool:
+        return self.outcome is ClockOutcome.RUNNING
+
+
+class Notice(db.Model):
+    """A numbered notice (告知书), rendered once and never changed."""
+
+    __tablename__ = "notice"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    case_type: Mapped[str] = mapped_column(sa.String(32))
+    case_id: Mapped[int] = mapped_column(sa.Integer)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text)
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    issuer_organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))
+    public: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+
+    __table_args__ = (sa.Index("ix_notice_case", "case_type", "case_id"),)
+
+
+class MailStatus(enum.Enum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        return {"queued": "待发送", "sent": "已发送", "failed": "发送失败"}[self.value]
+
+
+class MailOutbox(db.Model):
+    """Email waiting to be sent; without SMTP it stays here for admins to see."""
+
+    __tablename__ = "mail_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notice.id"))
+    recipient: Mapped[str] = mapped_column(sa.String(254))
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[MailStatus] = mapped_column(enum_column(MailStatus), default=MailStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_error: Mapped[str] = mapped_column(sa.String(300), default="")
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class SearchOutbox(db.Model):
+    """Append-only change feed for the search index: each indexer keeps its own cursor."""
+
+    __tablename__ = "search_outbox"
+
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    case_type: Mapped[str] = mapped_column(sa.String(32))
+    case_id: Mapped[int] = mapped_column(sa.Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Attachment(db.Model):
+    """An evidence file. Stored under instance/ by content hash with a server-made name."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_type: Mapped[str] = mapped_column(sa.String(32))
+    case_id: Mapped[int] = mapped_column(sa.Integer)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    mime: Mapped[str] = mapped_column(sa.String(80))
+    size: Mapped[int] = mapped_column(sa.Integer)
+    original_name: Mapped[str] = mapped_column(sa.String(200))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_user.id"))
+    from_public: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+    __table_args__ = (sa.Index("ix_attachment_case", "case_type", "case_id"),)
+
+
+class Throttle(db.Model):
+    """Failure counters kept in the database so limits hold across gunicorn workers."""
+
+    __tablename__ = "throttle"
+
+    key: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class Sequence(db.Model):
+    """Yearly counters for case and notice numbers."""
+
+    __tablename__ = "number_sequence"
+
+    name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+@event.listens_for(CaseEvent, "before_update")
+@event.listens_for(Notice, "before_update")
+def _refuse_update(_mapper, _connection, target):
+    raise ImmutableRecordError(f"{type(target).__name__} rows are append-only")
+
+
+@event.listens_for(CaseEvent, "before_delete")
+@event.listens_for(Notice, "before_delete")
+def _refuse_delete(_mapper, _connection, target):
+    raise ImmutableRecordError(f"{type(target).__name__} rows are append-only")

@@ -1,0 +1,72 @@
+"""The one place that decides who may do what: ``can(actor, action, case)``.
+
+Scope is an organ and its subtree (a materialised path prefix). The complainant's identity
+is narrower: only intake and inspectors of the organ handling the case see it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from oversight.models import Organ
+from oversight.services import registry
+from oversight.services.actors import PublicActor
+from workflows.roles import Role
+
+CASE_ROLES = frozenset({Role.INTAKE, Role.INSPECTOR, Role.LEADER})
+IDENTITY_ROLES = frozenset({Role.INTAKE, Role.INSPECTOR})
+PUBLIC_ACTIONS = frozenset({"view", "download", "view_notices"})
+
+
+def _is_staff(actor: Any) -> bool:
+    return getattr(actor, "is_authenticated", False) and hasattr(actor, "organ")
+
+
+def in_scope(actor: Any, organ: Organ) -> bool:
+    return _is_staff(actor) and organ.path.startswith(actor.organ.path)
+
+
+def can(actor: Any, action: str, case: Any = None) -> bool:
+    """May ``actor`` perform ``action`` (``view``, ``view_identity``, ``download``,
+    ``queue``, ``admin``, or ``fire:<trigger>``) on ``case``?"""
+    if actor is None:
+        return False
+    if isinstance(actor, PublicActor):
+        if case is None or (actor.case_type, actor.case_id) != (case.case_type, case.id):
+            return False
+        if action.startswith("fire:"):
+            return _role_may_fire(Role.PUBLIC, case, action[5:])
+        return action in PUBLIC_ACTIONS
+    if not _is_staff(actor) or not actor.active:
+        return False
+    role = actor.role
+    if action == "admin":
+        return role is Role.ADMIN
+    if action == "queue":
+        return role in CASE_ROLES
+    if case is None:
+        return False
+    if role not in CASE_ROLES or not in_scope(actor, case.organ):
+        return False
+    if action in ("view", "download", "view_notices"):
+        return True
+    if action == "view_identity":
+        return role in IDENTITY_ROLES and actor.organ_id == case.organ_id
+    if action.startswith("fire:"):
+        return _role_may_fire(role, case, action[5:])
+    return False
+
+
+def _role_may_fire(role: Role, case: Any, trigger: str) -> bool:
+    t = registry.spec_for(case).transition(trigger)
+    return t is not None and role in t.roles
+
+
+def scope_filter(actor: Any, organ_column: Any) -> Any:
+    """A SQL condition restricting ``organ_column`` to the actor's subtree."""
+    if not _is_staff(actor) or actor.role not in CASE_ROLES:
+        return sa.false()
+    subtree = sa.select(Organ.id).where(Organ.path.startswith(actor.organ.path))
+    return organ_column.in_(subtree)

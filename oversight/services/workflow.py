@@ -1,0 +1,141 @@
+"""Fire a transition: the only way any case changes state.
+
+In one transaction (committed by the caller's unit of work) it checks role, organ scope,
+version and guards, moves the state through the shared machine, applies the case type's
+domain hook, starts and stops clocks, issues notices, appends the hash-chained event and
+writes the search outbox row. Any failure leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm.exc import StaleDataError
+
+from oversight.extensions import db
+from oversight.models import CaseEvent, SearchOutbox
+from oversight.models.base import utcnow
+from oversight.services import clocks, events, notices, registry
+from oversight.services.access import can
+from oversight.services.errors import Forbidden, IllegalTransition, InvalidData, StaleCase
+from workflows.engine import GuardContext, Transition
+from workflows.roles import Role
+
+REQUIRED_MESSAGE = "此项必填"
+
+
+def available_actions(case: Any, actor: Any) -> list[Transition]:
+    """Exactly the triggers this actor may fire on this case now (role, scope, state)."""
+    spec = registry.spec_for(case)
+    return [t for t in spec.available(case.state, actor.role)
+            if can(actor, f"fire:{t.trigger}", case)]
+
+
+def refusal_reason(
+    case: Any, trigger: str, actor: Any, data: dict, now: dt.datetime
+) -> str | None:
+    """Why this actor may not fire ``trigger`` now, or None. Checks in the order a person
+    would want to hear them: permission, state, required data, guards, four-eyes."""
+    spec = registry.spec_for(case)
+    t = spec.transition(trigger)
+    if t is None or not can(actor, f"fire:{trigger}", case):
+        return Forbidden().message
+    if case.state not in t.source:
+        return f"案件当前状态为「{case.state.label}」，不能执行「{t.label}」"
+    ctx = GuardContext(case=case, data=data, now=now, pack=registry.binding_for(case)
+                       .pack_of(case), actor_id=actor.id)
+    for guard in t.guards:
+        message = guard(ctx)
+        if message:
+            return message
+    if t.not_by_actor_of and actor.id is not None:
+        last = db.session.execute(
+            sa.select(CaseEvent.actor_id).where(
+                CaseEvent.case_type == case.case_type, CaseEvent.case_id == case.id,
+                CaseEvent.trigger == t.not_by_actor_of,
+            ).order_by(CaseEvent.seq.desc()).limit(1)
+        ).scalar()
+        if last == actor.id:
+            return "提出人不能审批自己的意见"
+    return None
+
+
+def fire(
+    case: Any,
+    trigger: str,
+    actor: Any,
+    data: dict | None = None,
+    *,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> CaseEvent:
+    """Fire ``trigger`` on ``case`` for ``actor``. Raises a ServiceError and changes
+    nothing when the action is not allowed, stale, incomplete or refused by a guard."""
+    data = dict(data or {})
+    now = now or utcnow()
+    binding = registry.binding_for(case)
+    spec = binding.spec
+    t = spec.transition(trigger)
+    if t is None or not can(actor, f"fire:{trigger}", case):
+        raise Forbidden()
+    if expected_version is not None and int(expected_version) != case.version:
+        raise StaleCase()
+    missing = {name: REQUIRED_MESSAGE for name in t.needs if not str(data.get(name, "")).strip()}
+    if missing:
+        raise InvalidData(missing)
+    refused = refusal_reason(case, trigger, actor, data, now)
+    if refused:
+        raise IllegalTransition(refused)
+
+    pack = binding.pack_of(case)
+    from_state = case.state
+    hook = binding.hooks.get(trigger)
+    payload = hook(case, actor, data, now) if hook else {}
+    if not t.internal:
+        spec.move(case, trigger)
+    case.updated_at = now  # dirties the row so the version column always advances
+
+    clocks.stop(case, t.stops, now)
+    clocks.cancel(case, t.cancels, now)
+    for kind in t.starts:
+        clocks.start(case, kind, pack, now)
+
+    article = ""
+    if t.rule:
+        article = pack.rule(t.rule).citation.label
+    reason = str(data.get("reason", "")).strip()
+    notice = (notices.issue(case, t.notice, now, {"article": article, "reason": reason})
+              if t.notice else None)
+    if notice is not None:
+        payload["notice"] = notice.number
+    event = events.append(
+        case_type=case.case_type,
+        case_id=case.id,
+        actor_id=actor.id,
+        actor_role=actor.role if isinstance(actor.role, Role) else Role(actor.role),
+        trigger=trigger,
+        from_state=from_state.value,
+        to_state=case.state.value,
+        at=now,
+        reason=reason,
+        article=article,
+        payload=payload,
+        public=t.public,
+    )
+    db.session.add(SearchOutbox(case_type=case.case_type, case_id=case.id, created_at=now))
+    try:
+        db.session.flush()
+    except StaleDataError as exc:
+        raise StaleCase() from exc
+    return event
+
+
+def history(case: Any, public_only: bool = False) -> list[CaseEvent]:
+    q = sa.select(CaseEvent).where(
+        CaseEvent.case_type == case.case_type, CaseEvent.case_id == case.id
+    )
+    if public_only:
+        q = q.where(CaseEvent.public.is_(True))
+    return list(db.session.execute(q.order_by(CaseEvent.seq)).scalars())

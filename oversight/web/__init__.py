@@ -1,0 +1,88 @@
+"""Blueprints by audience, plus the request plumbing they share."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Flask, g, render_template, request
+from flask_wtf.csrf import CSRFError
+
+from oversight import storage
+from oversight.extensions import db, login_manager
+from oversight.web import filters
+
+
+def register_web(app: Flask) -> None:
+    from oversight.web.admin.views import bp as admin_bp
+    from oversight.web.public.views import bp as public_bp
+    from oversight.web.staff.views import bp as staff_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(staff_bp, url_prefix="/staff")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    filters.register(app)
+
+    login_manager.login_view = "staff.login"
+    login_manager.login_message = "请先登录"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def _load_user(session_id: str):
+        from oversight.models import User
+
+        user_id, _, nonce = session_id.partition(":")
+        if not user_id.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or not user.active or user.session_nonce != nonce:
+            return None
+        return user
+
+    @app.before_request
+    def _begin():
+        # Requests that may write start SQLite transactions IMMEDIATE (see storage).
+        g.write_token = storage.set_write_intent(request.method not in ("GET", "HEAD",
+                                                                         "OPTIONS"))
+
+    @app.teardown_request
+    def _end(_exc):
+        token = g.pop("write_token", None)
+        if token is not None:
+            storage.reset_write_intent(token)
+
+    @app.after_request
+    def _headers(response):
+        csp = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+               "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.endpoint and (request.endpoint.startswith("staff.")
+                                 or request.endpoint.startswith("public.track")
+                                 or request.endpoint.startswith("public.receipt")):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.errorhandler(CSRFError)
+    def _csrf(e):
+        return render_template("errors/400.html",
+                               message="页面已过期或来源无效，请返回上一页刷新后重新提交。"), 400
+
+    @app.errorhandler(404)
+    def _not_found(_e):
+        return render_template("errors/404.html"), 404
+
+    @app.errorhandler(403)
+    def _forbidden(_e):
+        return render_template("errors/403.html"), 403
+
+    @app.errorhandler(413)
+    def _too_large(_e):
+        return render_template("errors/413.html"), 413
+
+    @app.errorhandler(500)
+    def _server_error(_e):
+        ref = uuid.uuid4().hex[:12]
+        app.logger.exception("unhandled error ref=%s", ref)
+        return render_template("errors/500.html", ref=ref), 500

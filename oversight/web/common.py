@@ -1,0 +1,42 @@
+"""Helpers the blueprints share: organ and category choices, uploads, error mapping."""
+
+from __future__ import annotations
+
+from flask import request
+import sqlalchemy as sa
+from werkzeug.datastructures import FileStorage
+from wtforms.fields.choices import SelectChoice
+
+from oversight.extensions import db
+from oversight.models import Organ
+from oversight.services.attachments import Upload
+
+
+def organ_tree() -> list[tuple[Organ, int]]:
+    """All organs in tree order with their depth, for indented choices."""
+    organs = list(db.session.execute(sa.select(Organ).order_by(Organ.path)).scalars())
+    return [(o, o.path.count("/") - 2) for o in organs]
+
+
+def category_choices() -> list[SelectChoice]:
+    """Category choices grouped by pack (optgroup = pack id); values are ``pack_id:code``."""
+    from workflows.policy import get_packs
+
+    used = set(db.session.execute(sa.select(Organ.pack_id).distinct()).scalars())
+    return [SelectChoice(f"{pack.id}:{c.code}", c.label, optgroup=pack.id)
+            for pack in get_packs().values() if pack.id in used for c in pack.categories]
+
+
+def read_uploads(field_name: str = "files") -> list[Upload]:
+    files: list[FileStorage] = request.files.getlist(field_name)
+    return [Upload(f.filename or "file", f.read()) for f in files if f and f.filename]
+
+
+def apply_errors(form, errors: dict[str, str]) -> None:
+    """Put service validation errors beside the matching form fields."""
+    for name, message in errors.items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = list(field.errors or []) + [message]
+        else:
+            form.form_errors.append(message)

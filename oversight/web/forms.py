@@ -1,0 +1,99 @@
+"""WTForms shared by the blueprints. Labels and messages go through gettext."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    HiddenField,
+    MultipleFileField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp
+
+def _optional_int(value):
+    if value in ("", None):
+        return None
+    return int(value)
+
+
+PHONE = Regexp(r"^(1\d{10}|0\d{2,3}-?\d{7,8})$", message=_l("请填写正确的手机号或固定电话"))
+
+
+class ComplaintForm(FlaskForm):
+    kind = RadioField(_l("类型"), choices=[SelectChoice("complaint", _l("投诉")), SelectChoice("report", _l("检举")),
+                                          SelectChoice("accusation", _l("控告"))], default="complaint",
+                      validators=[InputRequired(message=_l("请选择类型"))])
+    anonymous = BooleanField(_l("匿名提交（不留姓名）"))
+    name = StringField(_l("姓名"), validators=[Optional(), Length(max=60)])
+    phone = StringField(_l("联系电话"), validators=[Optional(), PHONE])
+    email = StringField(_l("电子邮箱（用于接收告知书）"),
+                        validators=[Optional(), Email(message=_l("电子邮箱格式不正确")),
+                                    Length(max=254)])
+    organ_id = SelectField(_l("辅警所在单位（受理机关）"), coerce=_optional_int,
+                           validators=[InputRequired(message=_l("请选择受理机关"))])
+    officer_badge = StringField(_l("辅警编号（如知道）"), validators=[
+        Optional(), Length(max=20), Regexp(r"^[A-Za-z0-9-]+$", message=_l("编号只能包含字母和数字"))])
+    officer_description = TextAreaField(_l("辅警外貌特征或其他可识别信息"),
+                                        validators=[Optional(), Length(max=500)])
+    incident_at = DateTimeLocalField(_l("发生时间"), format="%Y-%m-%dT%H:%M",
+                                     validators=[Optional()])
+    incident_place = StringField(_l("发生地点"), validators=[
+        DataRequired(message=_l("请填写发生地点")), Length(max=200)])
+    category_code = SelectField(_l("问题类别"), validators=[
+        DataRequired(message=_l("请选择问题类别"))])
+    narrative = TextAreaField(_l("事情经过"), validators=[
+        DataRequired(message=_l("请描述事情经过")),
+        Length(min=20, max=5000, message=_l("事情经过请写 20 到 5000 字"))])
+    files = MultipleFileField(_l("证据材料（最多 5 个：图片、PDF 或视频）"))
+
+
+class TrackForm(FlaskForm):
+    number = StringField(_l("案件编号"), validators=[DataRequired(message=_l("请填写案件编号")),
+                                                    Length(max=20)])
+    code = StringField(_l("查询码"), validators=[DataRequired(message=_l("请填写查询码")),
+                                                 Length(max=40)])
+
+
+class MaterialForm(FlaskForm):
+    material = TextAreaField(_l("补充说明"), validators=[Optional(), Length(max=5000)])
+    files = MultipleFileField(_l("补充文件"))
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(_l("理由"), validators=[Optional(), Length(max=2000)])
+
+
+class RateForm(FlaskForm):
+    rating = RadioField(_l("满意度"), choices=[SelectChoice("5", _l("非常满意")), SelectChoice("4", _l("满意")),
+                                              SelectChoice("3", _l("一般")), SelectChoice("2", _l("不满意")),
+                                              SelectChoice("1", _l("非常不满意"))],
+                        validators=[InputRequired(message=_l("请选择满意度"))])
+    comment = TextAreaField(_l("意见建议"), validators=[Optional(), Length(max=500)])
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("用户名"), validators=[DataRequired(message=_l("请填写用户名"))])
+    password = PasswordField(_l("密码"), validators=[DataRequired(message=_l("请填写密码"))])
+    next = HiddenField()
+
+
+class ActionForm(FlaskForm):
+    """One form for every staff transition; fields a trigger does not need stay hidden."""
+
+    version = HiddenField()
+    reason = TextAreaField(_l("理由 / 说明"), validators=[Optional(), Length(max=2000)])
+    target_organ_id = SelectField(_l("转办机关"), coerce=str, validators=[Optional()])
+    target_number = StringField(_l("合并到案件编号"), validators=[Optional(), Length(max=20)])
+    note = TextAreaField(_l("调查记录"), validators=[Optional(), Length(max=5000)])
+    finding = SelectField(_l("调查结论"), validators=[Optional()])
+    facts = TextAreaField(_l("查明的事实"), validators=[Optional(), Length(max=5000)])
+    handling = TextAreaField(_l("处理情况"), validators=[Optional(), Length(max=2000)])
+    files = MultipleFileField(_l("附件"))

@@ -1,0 +1,231 @@
+"""Staff pages: login, the scoped queue, the case page with its actions, downloads."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    current_app,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from oversight.extensions import db
+from oversight.models import Attachment, Complaint, Notice, Organ, User
+from oversight.models.base import utcnow
+from oversight.services import attachments, clocks, complaints, notices, throttle, workflow
+from oversight.services.access import can, scope_filter
+from oversight.services.errors import InvalidData, NotFound, ServiceError
+from oversight.services.uow import unit_of_work
+from oversight.web.common import apply_errors, organ_tree, read_uploads
+from oversight.web.diagram import state_diagram_svg
+from oversight.web.forms import ActionForm, LoginForm
+from wtforms.fields.choices import SelectChoice
+
+from workflows.complaint import COMPLAINT, ComplaintState, Finding
+
+bp = Blueprint("staff", __name__)
+PAGE_SIZE = 25
+
+
+def _safe_next(target: str | None) -> str:
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") \
+                and not target.startswith("//"):
+            return target
+    return url_for("staff.queue")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm(next=request.args.get("next", ""))
+    error = None
+    if form.validate_on_submit():
+        now = utcnow()
+        key = f"login:{form.username.data.strip().lower()}"
+        max_fail = current_app.config["LOGIN_MAX_FAILURES"]
+        window = current_app.config["TRACK_WINDOW_SECONDS"]
+        with unit_of_work():
+            user = db.session.execute(
+                sa.select(User).where(User.username == form.username.data.strip())
+            ).scalar_one_or_none()
+            ok = (not throttle.blocked(key, now, max_fail, window) and user is not None
+                  and user.check_password(form.password.data) and user.active)
+            if ok:
+                throttle.clear(key)
+            else:
+                throttle.record_failure(key, now, window)
+        if ok:
+            login_user(user)
+            return redirect(_safe_next(form.next.data))
+        error = _("用户名或密码错误，或账号已被锁定，请稍后再试")
+    status = 400 if request.method == "POST" else 200
+    return render_template("staff/login.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    with unit_of_work():
+        user = db.session.get(User, current_user.id)
+        user.session_nonce = secrets.token_hex(16)
+    logout_user()
+    flash(_("已退出登录"), "success")
+    return redirect(url_for("staff.login"))
+
+
+@bp.before_request
+def _require_login():
+    if request.endpoint in ("staff.login",):
+        return None
+    if not current_user.is_authenticated:
+        return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
+    return None
+
+
+@bp.get("/")
+def queue():
+    if not can(current_user, "queue"):
+        if can(current_user, "admin"):
+            return redirect(url_for("admin.index"))
+        abort(403)
+    state = request.args.get("state", "")
+    organ = request.args.get("organ", "")
+    page = max(1, request.args.get("page", 1, type=int))
+    q = sa.select(Complaint).where(scope_filter(current_user, Complaint.organ_id))
+    if state in {s.value for s in ComplaintState}:
+        q = q.where(Complaint.state == ComplaintState(state))
+    elif state == "open":
+        q = q.where(Complaint.state.not_in(list(COMPLAINT.terminal)))
+    if organ.isdigit():
+        chosen = db.session.get(Organ, int(organ))
+        if chosen is not None and chosen.path.startswith(current_user.organ.path):
+            q = q.where(Complaint.organ_id.in_(
+                sa.select(Organ.id).where(Organ.path.startswith(chosen.path))))
+    total = db.session.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar()
+    rows = list(db.session.execute(
+        q.options(sa.orm.joinedload(Complaint.organ))
+        .order_by(Complaint.created_at.desc(), Complaint.id.desc())
+        .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ).scalars())
+    organs = [(o, d) for o, d in organ_tree() if o.path.startswith(current_user.organ.path)]
+    return render_template("staff/queue.html", rows=rows, total=total, page=page,
+                           pages=max(1, -(-total // PAGE_SIZE)), state=state, organ=organ,
+                           states=list(ComplaintState), organs=organs)
+
+
+def _action_form(case: Complaint) -> ActionForm:
+    form = ActionForm(version=str(case.version))
+    form.target_organ_id.choices = [SelectChoice("", _("请选择"))] + [
+        SelectChoice(str(o.id), ("　" * d) + o.name)
+        for o, d in organ_tree() if o.id != case.organ_id]
+    if not form.target_organ_id.data and case.officer and case.officer.organ_id != case.organ_id:
+        form.target_organ_id.data = str(case.officer.organ_id)
+    form.finding.choices = [SelectChoice("", _("请选择"))] + [
+        SelectChoice(f.value, f.label) for f in Finding]
+    return form
+
+
+def _render_case(case: Complaint, form: ActionForm | None = None, open_action: str = "",
+                 status: int = 200):
+    actions = workflow.available_actions(case, current_user)
+    now = utcnow()
+    blocked = {t.trigger: workflow.refusal_reason(case, t.trigger, current_user, {}, now)
+               for t in actions}
+    return render_template(
+        "staff/case.html", case=case, actions=actions, blocked=blocked,
+        form=form or _action_form(case), open_action=open_action,
+        identity=complaints.identity_for(current_user, case),
+        timeline=workflow.history(case), clocks=clocks.for_case(case),
+        notices=notices.for_case(case), files=attachments.for_case(case),
+        users={u.id: u for u in db.session.execute(sa.select(User)).scalars()},
+        now=now,
+    ), status
+
+
+@bp.get("/complaints/<int:case_id>")
+def case(case_id: int):
+    try:
+        complaint = complaints.get_for(current_user, case_id)
+    except NotFound:
+        abort(404)
+    return _render_case(complaint)
+
+
+@bp.post("/complaints/<int:case_id>/<trigger>")
+def act(case_id: int, trigger: str):
+    try:
+        complaint = complaints.get_for(current_user, case_id)
+    except NotFound:
+        abort(404)
+    if COMPLAINT.transition(trigger) is None:
+        abort(404)
+    form = _action_form(complaint)
+    if not form.validate():
+        return _render_case(complaint, form, trigger, 400)
+    data = {k: v for k, v in form.data.items() if k not in ("csrf_token", "version", "files")}
+    data["files"] = read_uploads()
+    try:
+        with unit_of_work():
+            workflow.fire(complaint, trigger, current_user, data,
+                          expected_version=form.version.data or None)
+    except InvalidData as exc:
+        apply_errors(form, exc.errors)
+        complaint = complaints.get_for(current_user, case_id)
+        return _render_case(complaint, form, trigger, 400)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("staff.case", case_id=case_id))
+    flash(_("已完成：%(label)s", label=COMPLAINT.by_trigger[trigger].label), "success")
+    return redirect(url_for("staff.case", case_id=case_id))
+
+
+@bp.get("/complaints/<int:case_id>/files/<int:file_id>")
+def download(case_id: int, file_id: int):
+    try:
+        complaint = complaints.get_for(current_user, case_id)
+    except NotFound:
+        abort(404)
+    att = db.session.get(Attachment, file_id)
+    if att is None or (att.case_type, att.case_id) != ("complaint", complaint.id) \
+            or not can(current_user, "download", complaint):
+        abort(404)
+    response = send_file(attachments.storage_path(att.sha256), mimetype=att.mime,
+                         as_attachment=True, download_name=att.original_name)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
+
+
+@bp.get("/notices/<number>")
+def notice(number: str):
+    n = db.session.execute(sa.select(Notice).where(Notice.number == number)).scalar_one_or_none()
+    if n is None or n.case_type != "complaint":
+        abort(404)
+    complaint = db.session.get(Complaint, n.case_id)
+    if complaint is None or not can(current_user, "view_notices", complaint):
+        abort(404)
+    return render_template("notices/show.html", notice=n, case=complaint, public=False)
+
+
+@bp.get("/workflow/complaint")
+def complaint_workflow():
+    return render_template("staff/workflow.html", spec=COMPLAINT)
+
+
+@bp.get("/workflow/complaint.svg")
+def complaint_workflow_svg():
+    response = current_app.response_class(state_diagram_svg(COMPLAINT), mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response

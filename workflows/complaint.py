@@ -1,0 +1,171 @@
+"""The complaint (投诉/检举/控告) case type as a state table.
+
+Rule keys name entries of the organ's policy pack; clock keys name the pack's limits.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from workflows.engine import CaseType, GuardContext, LabeledState, Transition, state_labels
+from workflows.roles import Role
+
+
+@state_labels({
+    "submitted": ("待受理", "已提交，等待受理"),
+    "refusal_pending": ("不予受理待审批", "正在审查"),
+    "not_accepted": ("不予受理", "不予受理"),
+    "accepted": ("已受理", "已受理"),
+    "transferred": ("已转办", "已转有权处理的机关办理"),
+    "merged": ("已合并", "已与同一事项合并办理"),
+    "investigating": ("调查中", "正在调查核实"),
+    "conclusion_pending": ("处理意见待审批", "正在调查核实"),
+    "concluded": ("已办结待告知", "已办结，即将告知结果"),
+    "notified": ("已告知结果", "已告知处理结果"),
+    "under_review": ("复查中", "复查中"),
+    "closed": ("已结案", "已结案"),
+    "withdrawn": ("已撤回", "已撤回"),
+})
+class ComplaintState(LabeledState):
+    SUBMITTED = "submitted"
+    REFUSAL_PENDING = "refusal_pending"
+    NOT_ACCEPTED = "not_accepted"
+    ACCEPTED = "accepted"
+    TRANSFERRED = "transferred"
+    MERGED = "merged"
+    INVESTIGATING = "investigating"
+    CONCLUSION_PENDING = "conclusion_pending"
+    CONCLUDED = "concluded"
+    NOTIFIED = "notified"
+    UNDER_REVIEW = "under_review"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+
+
+class ComplaintKind(enum.Enum):
+    COMPLAINT = "complaint"
+    REPORT = "report"
+    ACCUSATION = "accusation"
+
+    @property
+    def label(self) -> str:
+        return {"complaint": "投诉", "report": "检举", "accusation": "控告"}[self.value]
+
+
+class Finding(enum.Enum):
+    SUBSTANTIATED = "substantiated"
+    PARTLY = "partly"
+    UNSUBSTANTIATED = "unsubstantiated"
+    UNFOUNDED = "unfounded"
+
+    @property
+    def label(self) -> str:
+        return {
+            "substantiated": "属实",
+            "partly": "部分属实",
+            "unsubstantiated": "查无实据",
+            "unfounded": "不属实",
+        }[self.value]
+
+
+S = ComplaintState
+OPEN_STATES = (S.SUBMITTED, S.REFUSAL_PENDING, S.ACCEPTED, S.INVESTIGATING,
+               S.CONCLUSION_PENDING)
+ALL_CLOCKS = ("acknowledge", "conclude", "review_answer")
+
+
+def _within_review_window(ctx: GuardContext) -> str | None:
+    deadline = getattr(ctx.case, "review_deadline_at", None)
+    if deadline is None or ctx.now > deadline:
+        return "已超过申请复查的期限（收到处理结果告知书之日起30日内）"
+    return None
+
+
+def _review_window_elapsed(ctx: GuardContext) -> str | None:
+    deadline = getattr(ctx.case, "review_deadline_at", None)
+    if deadline is not None and ctx.now <= deadline:
+        return "申请复查期限尚未届满，届满后方可结案"
+    return None
+
+
+def _not_yet_rated(ctx: GuardContext) -> str | None:
+    if getattr(ctx.case, "rating", None) is not None:
+        return "已评价过本次办理"
+    return None
+
+
+def _other_organ(ctx: GuardContext) -> str | None:
+    if str(ctx.data.get("target_organ_id")) == str(getattr(ctx.case, "organ_id", None)):
+        return "不能转办给本机关"
+    return None
+
+
+
+TRANSITIONS = (
+    Transition("accept", "受理", (S.SUBMITTED,), S.ACCEPTED, frozenset({Role.INTAKE}),
+               rule="complaint_channel", notice="acknowledgement",
+               stops=("acknowledge",), starts=("conclude",), public=True),
+    Transition("propose_refusal", "拟不予受理", (S.SUBMITTED,), S.REFUSAL_PENDING,
+               frozenset({Role.INTAKE}), rule="complaint_refusal", needs=("reason",),
+               style="danger", help="须写明理由，报领导审批"),
+    Transition("approve_refusal", "批准不予受理", (S.REFUSAL_PENDING,), S.NOT_ACCEPTED,
+               frozenset({Role.LEADER}), rule="complaint_refusal", notice="refusal",
+               stops=("acknowledge",), public=True, not_by_actor_of="propose_refusal",
+               style="danger"),
+    Transition("reject_refusal", "退回（应予受理）", (S.REFUSAL_PENDING,), S.SUBMITTED,
+               frozenset({Role.LEADER}), rule="complaint_channel", needs=("reason",)),
+    Transition("transfer", "转办", (S.SUBMITTED, S.ACCEPTED), S.TRANSFERRED,
+               frozenset({Role.INTAKE}), rule="complaint_transfer", notice="transfer",
+               cancels=ALL_CLOCKS, needs=("target_organ_id", "reason"),
+               guards=(_other_organ,), public=True,
+               help="转至辅警所在单位办理，将在对方机关生成新案件"),
+    Transition("merge", "合并到其他投诉", (S.SUBMITTED, S.ACCEPTED), S.MERGED,
+               frozenset({Role.INTAKE}), rule="complaint_channel", notice="merge",
+               cancels=ALL_CLOCKS, needs=("target_number", "reason"), public=True),
+    Transition("start_investigation", "开始调查", (S.ACCEPTED,), S.INVESTIGATING,
+               frozenset({Role.INSPECTOR}), rule="complaint_channel", public=True),
+    Transition("add_note", "记录调查情况", (S.ACCEPTED, S.INVESTIGATING, S.UNDER_REVIEW), None,
+               frozenset({Role.INSPECTOR}), needs=("note",), style="secondary"),
+    Transition("propose_conclusion", "提出处理意见", (S.ACCEPTED, S.INVESTIGATING),
+               S.CONCLUSION_PENDING, frozenset({Role.INSPECTOR}), rule="complaint_channel",
+               needs=("finding", "facts", "handling")),
+    Transition("approve_conclusion", "批准处理意见", (S.CONCLUSION_PENDING,), S.CONCLUDED,
+               frozenset({Role.LEADER}), rule="complaint_channel",
+               not_by_actor_of="propose_conclusion"),
+    Transition("return_conclusion", "退回补充调查", (S.CONCLUSION_PENDING,), S.INVESTIGATING,
+               frozenset({Role.LEADER}), needs=("reason",), style="secondary"),
+    Transition("issue_notice", "出具处理结果告知书", (S.CONCLUDED,), S.NOTIFIED,
+               frozenset({Role.INTAKE, Role.INSPECTOR}), rule="complainant_told_result",
+               notice="outcome", stops=("conclude",), public=True),
+    Transition("request_review", "申请复查", (S.NOTIFIED,), S.UNDER_REVIEW,
+               frozenset({Role.PUBLIC}), rule="complaint_review", needs=("reason",),
+               guards=(_within_review_window,), starts=("review_answer",), public=True),
+    Transition("uphold_on_review", "复查维持原处理意见", (S.UNDER_REVIEW,), S.CLOSED,
+               frozenset({Role.LEADER}), rule="complaint_review", notice="review_decision",
+               stops=("review_answer",), needs=("reason",), public=True),
+    Transition("reopen_on_review", "复查后重新调查", (S.UNDER_REVIEW,), S.INVESTIGATING,
+               frozenset({Role.LEADER}), rule="complaint_review", notice="review_decision",
+               stops=("review_answer",), starts=("conclude",), needs=("reason",),
+               public=True, style="secondary"),
+    Transition("close", "结案", (S.NOTIFIED,), S.CLOSED, frozenset({Role.INTAKE}),
+               rule="complaint_review", guards=(_review_window_elapsed,), public=True),
+    Transition("withdraw", "撤回投诉", OPEN_STATES, S.WITHDRAWN, frozenset({Role.PUBLIC}),
+               cancels=ALL_CLOCKS, public=True, style="danger"),
+    Transition("add_material", "补充材料", OPEN_STATES + (S.UNDER_REVIEW,), None,
+               frozenset({Role.PUBLIC}), public=True, style="secondary"),
+    Transition("rate", "评价办理", (S.NOTIFIED, S.UNDER_REVIEW, S.CLOSED), None,
+               frozenset({Role.PUBLIC}), needs=("rating",), guards=(_not_yet_rated,),
+               public=True, style="secondary"),
+)
+
+COMPLAINT = CaseType(
+    name="complaint",
+    label="投诉举报",
+    states=ComplaintState,
+    initial=S.SUBMITTED,
+    transitions=TRANSITIONS,
+    terminal=frozenset({S.NOT_ACCEPTED, S.TRANSFERRED, S.MERGED, S.CLOSED, S.WITHDRAWN}),
+)
+
+#: Clock started when a complaint is filed (register and acknowledge).
+FILING_CLOCKS = ("acknowledge",)
