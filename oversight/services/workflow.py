@@ -21,7 +21,6 @@ from oversight.services import clocks, events, notices, registry
 from oversight.services.access import can
 from oversight.services.errors import Forbidden, IllegalTransition, InvalidData, StaleCase
 from workflows.engine import GuardContext, Transition
-from workflows.roles import Role
 
 REQUIRED_MESSAGE = "此项必填"
 
@@ -80,7 +79,7 @@ def fire(
     t = spec.transition(trigger)
     if t is None or not can(actor, f"fire:{trigger}", case):
         raise Forbidden()
-    if expected_version is not None and int(expected_version) != case.version:
+    if expected_version is not None and str(expected_version) != str(case.version):
         raise StaleCase()
     missing = {name: REQUIRED_MESSAGE for name in t.needs if not str(data.get(name, "")).strip()}
     if missing:
@@ -89,22 +88,30 @@ def fire(
     if refused:
         raise IllegalTransition(refused)
 
+    try:
+        return _apply(case, t, binding, actor, data, now)
+    except StaleDataError as exc:
+        # Another request changed the case first (the version column did not match).
+        raise StaleCase() from exc
+
+
+def _apply(case: Any, t: Transition, binding: Any, actor: Any, data: dict,
+           now: dt.datetime) -> CaseEvent:
     pack = binding.pack_of(case)
     from_state = case.state
-    hook = binding.hooks.get(trigger)
+    hook = binding.hooks.get(t.trigger)
     payload = hook(case, actor, data, now) if hook else {}
     if not t.internal:
-        spec.move(case, trigger)
+        binding.spec.move(case, t.trigger)
     case.updated_at = now  # dirties the row so the version column always advances
+    db.session.flush()  # the optimistic-lock check happens here, before anything else
 
     clocks.stop(case, t.stops, now)
     clocks.cancel(case, t.cancels, now)
     for kind in t.starts:
         clocks.start(case, kind, pack, now)
 
-    article = ""
-    if t.rule:
-        article = pack.rule(t.rule).citation.label
+    article = pack.rule(t.rule).citation.label if t.rule else ""
     reason = str(data.get("reason", "")).strip()
     notice = (notices.issue(case, t.notice, now, {"article": article, "reason": reason})
               if t.notice else None)
@@ -114,8 +121,8 @@ def fire(
         case_type=case.case_type,
         case_id=case.id,
         actor_id=actor.id,
-        actor_role=actor.role if isinstance(actor.role, Role) else Role(actor.role),
-        trigger=trigger,
+        actor_role=actor.role,
+        trigger=t.trigger,
         from_state=from_state.value,
         to_state=case.state.value,
         at=now,
@@ -125,10 +132,7 @@ def fire(
         public=t.public,
     )
     db.session.add(SearchOutbox(case_type=case.case_type, case_id=case.id, created_at=now))
-    try:
-        db.session.flush()
-    except StaleDataError as exc:
-        raise StaleCase() from exc
+    db.session.flush()
     return event
 
 

@@ -1,0 +1,185 @@
+"""Browser-test fixtures: the system Chromium through Playwright and a live server.
+
+This file is itself imported under the module name ``conftest`` (tests/ is not a package),
+so it cannot ``from conftest import make_app``: that name is this very module. The few
+lines of the root ``make_app``/``app`` fixtures that we need are copied below instead.
+
+Loading this file also replaces ``sys.modules["conftest"]``, which would break every
+later ``from conftest import make_complaint`` in other test folders when the whole suite
+runs. ``pytest_plugin_registered`` puts the root conftest module back once pytest has
+finished importing this one (see ``_restore_root_conftest_module``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.serving import make_server
+
+from oversight import create_app
+from oversight.extensions import db
+from oversight.seed import seed_demo
+from oversight.services.uow import unit_of_work
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+TEST_COMMAND = "cd /work/main && .venv/bin/python -m pytest -W error tests/browser -q"
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+_ROOT_CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
+
+# A valid 1x1 PNG (same bytes as the root conftest's PNG_BYTES).
+PNG_BYTES = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
+)
+
+
+def pytest_plugin_registered(plugin, manager):
+    """Keep ``import conftest`` meaning the root tests/conftest.py (see module docstring).
+
+    The hook is historic: it is replayed for the root conftest right after this module
+    has been imported and registered, which is when it is safe to touch ``sys.modules``.
+    """
+    _restore_root_conftest_module(plugin)
+
+
+def _restore_root_conftest_module(plugin) -> None:
+    path = getattr(plugin, "__file__", None)
+    if path and Path(path).resolve() == _ROOT_CONFTEST:
+        sys.modules["conftest"] = plugin
+
+
+# --- the browser -----------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def browser():
+    """The system Chromium. Missing Chromium is a failure, never a skip (in CI or not)."""
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        where = "CI" if os.environ.get("CI") else "this machine"
+        pytest.fail(f"{CHROMIUM} is missing on {where}: the browser tests drive the system "
+                    f"Chromium (install the distribution's chromium package), then run "
+                    f"`{TEST_COMMAND}`.", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class ConsoleLog:
+    """Console messages and page errors of every page it is attached to."""
+
+    def __init__(self):
+        self.messages: list[str] = []
+
+    def attach(self, page) -> None:
+        page.on("console", lambda msg: self.messages.append(f"console.{msg.type}: {msg.text}"))
+        page.on("pageerror", lambda exc: self.messages.append(f"pageerror: {exc}"))
+
+    def csp_violations(self) -> list[str]:
+        return [m for m in self.messages if "Content Security Policy" in m]
+
+
+@pytest.fixture
+def console():
+    return ConsoleLog()
+
+
+@pytest.fixture
+def new_page(browser, console):
+    """``new_page(mobile=True)`` opens a page in a fresh context (own cookies)."""
+    contexts = []
+
+    def _open(mobile: bool = False):
+        options = {"locale": "zh-CN"}
+        if mobile:
+            options.update(viewport={"width": 375, "height": 812}, is_mobile=True,
+                           has_touch=True)
+        else:
+            options.update(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(**options)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10000)
+        console.attach(page)
+        return page
+
+    yield _open
+    for context in contexts:
+        context.close()
+
+
+# --- the live server -------------------------------------------------------------------
+
+@dataclass
+class LiveServer:
+    url: str
+    app: object
+    passwords: dict[str, str]
+
+
+def _reset_postgres() -> None:
+    tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    db.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    db.session.commit()
+
+
+@pytest.fixture
+def live_server(tmp_path, _pg_schema):
+    """The app with CSRF on, demo data seeded, served on 127.0.0.1 from a thread."""
+    app = create_app({
+        "TESTING": True,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        # A file database: the server threads and the test share it.
+        "SQLALCHEMY_DATABASE_URI": PG_URL or f"sqlite:///{tmp_path / 'test.db'}",
+        "WTF_CSRF_ENABLED": True,  # the real forms, with their real tokens
+        "UPLOAD_MAX_BYTES": 200 * 1024,
+    })
+    with app.app_context():
+        if PG_URL:
+            _reset_postgres()
+        else:
+            db.create_all()
+        with unit_of_work():
+            passwords = seed_demo()
+        db.session.remove()
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app,
+                         passwords=passwords)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def png_file(tmp_path) -> Path:
+    path = tmp_path / "现场照片.png"
+    path.write_bytes(PNG_BYTES)
+    return path
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """test-artifacts/ (gitignored): screenshots for humans, never asserted on."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+

@@ -1,0 +1,83 @@
+"""The app factory, configuration and the command line."""
+
+import sqlalchemy as sa
+from conftest import make_complaint, make_app
+
+import oversight
+from oversight.cli import build_cli
+from oversight.extensions import db
+
+
+def test_no_app_at_import_time():
+    assert not any(type(v).__name__ == "Flask" for v in vars(oversight).values())
+
+
+def test_secret_key_is_generated_into_instance_and_reused(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    a = make_app(tmp_path)
+    key_file = tmp_path / "instance" / "secret_key"
+    assert key_file.exists() and oct(key_file.stat().st_mode & 0o777) == "0o600"
+    b = make_app(tmp_path)
+    assert a.config["SECRET_KEY"] == b.config["SECRET_KEY"] == key_file.read_text()
+    assert len(a.config["SECRET_KEY"]) >= 32
+    other = make_app(tmp_path / "other")
+    assert other.config["SECRET_KEY"] != a.config["SECRET_KEY"]
+
+
+def test_database_url_switches_to_postgresql(tmp_path, monkeypatch):
+    from oversight.config import build_config
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db.example/oversight")
+    cfg = build_config({"INSTANCE_PATH": str(tmp_path)})
+    assert cfg["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db.example/oversight"
+
+
+def test_sqlite_pragmas_and_immediate_writes(app):
+    if db.engine.dialect.name != "sqlite":
+        return
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    statements = []
+    sa.event.listen(db.engine, "before_cursor_execute",
+                    lambda *a: statements.append(a[2]))
+    client = app.test_client()
+    client.post("/track", data={"number": "TS1", "code": "x"})
+    assert "BEGIN IMMEDIATE" in statements
+
+
+def test_cli_seed_verify_and_create_user(tmp_path, app):
+    runner = app.test_cli_runner()
+    cli = build_cli()
+    result = runner.invoke(cli, ["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "intake" in result.output and "leader" in result.output
+    again = runner.invoke(cli, ["seed-demo"])
+    assert again.exit_code != 0 and "已有数据" in again.output
+    make_complaint()
+    ok = runner.invoke(cli, ["verify-log"])
+    assert ok.exit_code == 0 and "OK" in ok.output
+    db.session.remove()  # end this test's read snapshot before another connection writes
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE case_event SET reason = 'forged'"))
+    bad = runner.invoke(cli, ["verify-log"])
+    assert bad.exit_code == 1 and "BROKEN" in bad.output
+    created = runner.invoke(cli, ["create-user", "--username", "new", "--name", "新人",
+                                  "--role", "inspector", "--organ", "BJ-HD",
+                                  "--password", "a-long-password"])
+    assert created.exit_code == 0, created.output
+    short = runner.invoke(cli, ["create-user", "--username", "x", "--name", "x", "--role",
+                                "intake", "--organ", "BJ", "--password", "short"])
+    assert short.exit_code != 0 and "10" in short.output
+
+
+def test_demo_passwords_are_random(app):
+    from oversight.seed import seed_demo
+
+    first = seed_demo()
+    db.session.rollback()
+    second = seed_demo()
+    db.session.rollback()
+    assert set(first) == {"intake", "inspector", "leader", "admin", "officer"}
+    assert all(first[k] != second[k] and len(first[k]) >= 12 for k in first)
