@@ -31,7 +31,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-TEST_COMMAND = "cd /work/main && .venv/bin/python -m pytest -W error tests/browser -q"
+TEST_COMMAND = ".venv/bin/python -m pytest -W error tests/browser -q  (from the repository root)"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 _ROOT_CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"

@@ -153,7 +153,12 @@ def value_of(text: str, control_id: str) -> str | None:
         return None
     if node.tag == "textarea":
         inner = text[text.index(">", node.start) + 1:text.rindex("</", node.start, node.end)]
-        return htmllib.unescape(inner).lstrip("\n")
+        inner = htmllib.unescape(inner)
+        # HTML drops one newline right after <textarea>; WTForms writes "\r\n" there.
+        for lead in ("\r\n", "\n"):
+            if inner.startswith(lead):
+                return inner[len(lead):]
+        return inner
     if node.tag == "select":
         for opt in node.walk():
             if opt.tag == "option" and "selected" in opt.attrs:
