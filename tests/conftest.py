@@ -45,6 +45,7 @@ def _pg_schema():
     with app.app_context():
         db.drop_all()
         db.create_all()
+        db.engine.dispose()
     yield PG_URL
 
 
@@ -71,6 +72,7 @@ def app(tmp_path, _pg_schema):
             db.create_all()
         yield application
         db.session.remove()
+        db.engine.dispose()  # close pooled connections: -W error turns leaks into failures
 
 
 @pytest.fixture
