@@ -107,7 +107,10 @@ def run_command(host, port):
         _print_logins(passwords)
     app = current_app._get_current_object()
     click.echo(f"辅警监督系统已启动： http://{host}:{port}/  （工作人员登录： /staff/login）")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    # Flask's app.run() refuses to serve from inside its own CLI, so call Werkzeug directly.
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
 def build_cli() -> FlaskGroup:

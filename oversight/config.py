@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -19,17 +20,29 @@ def default_instance_path() -> Path:
 
 
 def load_or_create_secret(instance: Path) -> str:
-    """Read the instance secret, creating it (mode 0600) the first time."""
+    """Read the instance secret, creating it (mode 0600) the first time.
+
+    Several gunicorn workers may start at once: the key is written to a private temporary
+    file and hard-linked into place, which fails if another worker won, so every worker
+    ends up reading the same key.
+    """
     instance.mkdir(parents=True, exist_ok=True)
     path = instance / "secret_key"
-    if path.exists():
-        key = path.read_text(encoding="ascii").strip()
-        if len(key) >= 32:
-            return key
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(key)
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=instance, prefix=".secret-")
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(secrets.token_urlsafe(48))
+            os.chmod(tmp, 0o600)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < 32:
+        raise RuntimeError(f"{path} holds a key shorter than 32 characters; delete it")
     return key
 
 

@@ -90,13 +90,26 @@ def _tree(text: str) -> _Tree:
     return _Tree(text)
 
 
-def _find(tree: _Tree, element_id: str, within: str | None = None) -> Node | None:
+def _find(tree: _Tree, element_id: str, within: str | None = None,
+          accept=lambda node: True) -> Node | None:
+    """The first element with ``id`` (inside ``within``) that ``accept`` likes. Pages may
+    (wrongly) repeat an id, so callers say which kind of element they mean."""
     scope = tree.root
     if within is not None:
         scope = next((n for n in tree.root.walk() if n.attrs.get("id") == within), None)
         if scope is None:
             return None
-    return next((n for n in scope.walk() if n.attrs.get("id") == element_id), None)
+    return next((n for n in scope.walk()
+                 if n.attrs.get("id") == element_id and accept(n)), None)
+
+
+def _field_div(node: Node | None) -> Node | None:
+    while node is not None and not (node.tag == "div" and "field" in node.classes):
+        node = node.parent
+    return node
+
+
+CONTROLS = {"input", "textarea", "select"}
 
 
 def element(text: str, element_id: str, within: str | None = None) -> str | None:
@@ -109,12 +122,10 @@ def element(text: str, element_id: str, within: str | None = None) -> str | None
 def field_box(text: str, field_id: str, within: str | None = None) -> str:
     """Outer HTML of the ``div.field`` that contains the control ``field_id``."""
     tree = _tree(text)
-    node = _find(tree, field_id, within)
-    assert node is not None, f"no element with id={field_id!r}"
-    while node is not None and not (node.tag == "div" and "field" in node.classes):
-        node = node.parent
-    assert node is not None, f"#{field_id} is not inside a div.field"
-    return text[node.start:node.end]
+    node = _find(tree, field_id, within, accept=lambda n: _field_div(n) is not None)
+    assert node is not None, f"no element with id={field_id!r} inside a div.field"
+    box = _field_div(node)
+    return text[box.start:box.end]
 
 
 def ids(text: str) -> list[str]:
@@ -148,7 +159,7 @@ def text_of(fragment: str) -> str:
 def value_of(text: str, control_id: str) -> str | None:
     """The submitted value an input/textarea/select currently shows."""
     tree = _tree(text)
-    node = _find(tree, control_id)
+    node = _find(tree, control_id, accept=lambda n: n.tag in CONTROLS)
     if node is None:
         return None
     if node.tag == "textarea":
