@@ -1,7 +1,7 @@
 """The app factory, configuration and the command line."""
 
 import sqlalchemy as sa
-from conftest import make_complaint, make_app
+from helpers import make_app, make_complaint
 
 import oversight
 from oversight.cli import build_cli

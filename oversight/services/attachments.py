@@ -38,14 +38,20 @@ class Upload:
     content: bytes
 
 
+def filesize(n: int) -> str:
+    """Human file size: KB below one megabyte, MB with at most one decimal above."""
+    if n < 1024 * 1024:
+        return f"{max(1, round(n / 1024))} KB"
+    return f"{n / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+
+
 def check(upload: Upload) -> tuple[str | None, str | None]:
     """Return (mime, None) for an acceptable file or (None, message)."""
     max_bytes = current_app.config["UPLOAD_MAX_BYTES"]
     if not upload.content:
         return None, f"文件「{upload.filename}」是空文件"
     if len(upload.content) > max_bytes:
-        return None, (f"文件「{upload.filename}」超过大小上限 "
-                      f"{max_bytes // (1024 * 1024)} MB")
+        return None, f"文件「{upload.filename}」超过大小上限 {filesize(max_bytes)}"
     kind = filetype.guess(upload.content)
     mime = kind.mime if kind else None
     if mime not in ALLOWED:

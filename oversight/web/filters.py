@@ -6,6 +6,7 @@ import datetime as dt
 
 from flask import Flask
 
+from oversight.services.attachments import filesize
 from workflows.clocks import to_local
 
 
@@ -20,6 +21,7 @@ def local_date(value: dt.datetime | None) -> str:
 
 
 def register(app: Flask) -> None:
+    app.add_template_filter(filesize, "filesize")
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(local_date, "local_date")
     app.add_template_global(event_label, "event_label")

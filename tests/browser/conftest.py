@@ -1,28 +1,16 @@
-"""Browser-test fixtures: the system Chromium through Playwright and a live server.
-
-This file is itself imported under the module name ``conftest`` (tests/ is not a package),
-so it cannot ``from conftest import make_app``: that name is this very module. The few
-lines of the root ``make_app``/``app`` fixtures that we need are copied below instead.
-
-Loading this file also replaces ``sys.modules["conftest"]``, which would break every
-later ``from conftest import make_complaint`` in other test folders when the whole suite
-runs. ``pytest_plugin_registered`` puts the root conftest module back once pytest has
-finished importing this one (see ``_restore_root_conftest_module``).
-"""
+"""Browser-test fixtures: the system Chromium through Playwright and a live server."""
 
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+from helpers import PNG_BYTES, make_app, prepare_database
 from werkzeug.serving import make_server
 
-from oversight import create_app
 from oversight.extensions import db
 from oversight.seed import seed_demo
 from oversight.services.uow import unit_of_work
@@ -31,31 +19,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-TEST_COMMAND = ".venv/bin/python -m pytest -W error tests/browser -q  (from the repository root)"
-PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+TEST_COMMAND = "./dev test  (the README's test command; it installs Chromium with apt-get)"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-_ROOT_CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
-
-# A valid 1x1 PNG (same bytes as the root conftest's PNG_BYTES).
-PNG_BYTES = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
-)
-
-
-def pytest_plugin_registered(plugin, manager):
-    """Keep ``import conftest`` meaning the root tests/conftest.py (see module docstring).
-
-    The hook is historic: it is replayed for the root conftest right after this module
-    has been imported and registered, which is when it is safe to touch ``sys.modules``.
-    """
-    _restore_root_conftest_module(plugin)
-
-
-def _restore_root_conftest_module(plugin) -> None:
-    path = getattr(plugin, "__file__", None)
-    if path and Path(path).resolve() == _ROOT_CONFTEST:
-        sys.modules["conftest"] = plugin
 
 
 # --- the browser -----------------------------------------------------------------------
@@ -129,28 +94,13 @@ class LiveServer:
     passwords: dict[str, str]
 
 
-def _reset_postgres() -> None:
-    tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-    db.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    db.session.commit()
-
-
 @pytest.fixture
 def live_server(tmp_path, _pg_schema):
     """The app with CSRF on, demo data seeded, served on 127.0.0.1 from a thread."""
-    app = create_app({
-        "TESTING": True,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        # A file database: the server threads and the test share it.
-        "SQLALCHEMY_DATABASE_URI": PG_URL or f"sqlite:///{tmp_path / 'test.db'}",
-        "WTF_CSRF_ENABLED": True,  # the real forms, with their real tokens
-        "UPLOAD_MAX_BYTES": 200 * 1024,
-    })
+    # A file database: the server threads and the test share it.
+    app = make_app(tmp_path, WTF_CSRF_ENABLED=True)  # the real forms, with real tokens
     with app.app_context():
-        if PG_URL:
-            _reset_postgres()
-        else:
-            db.create_all()
+        prepare_database()
         with unit_of_work():
             passwords = seed_demo()
         db.session.remove()

@@ -180,14 +180,14 @@ def test_complaint_from_phone_to_review(live_server, new_page, console, png_file
 
     citizen.get_by_role("link", name="返回案件").click()
     expect(citizen).to_have_url(server.url + "/track/case")
-    review = citizen.locator("section#review")
+    review = citizen.locator("section#review-section")
     review.locator("textarea[name='review-reason']").fill(
         "处理过轻：辅警推搡群众的情节未予认定，请求复查。")
     review.get_by_role("button", name="提交复查申请").click()
     expect(citizen.locator(".flash.success")).to_have_text("已提交：申请复查")
     expect(citizen.locator("#case-status")).to_have_text(S.UNDER_REVIEW.public_label)
     assert S.UNDER_REVIEW.public_label == "复查中"
-    expect(citizen.locator("section#review")).to_have_count(0)
+    expect(citizen.locator("section#review-section")).to_have_count(0)
 
     assert not console.csp_violations(), console.csp_violations()
 

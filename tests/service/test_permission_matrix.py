@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from conftest import make_complaint, organ, user
+from helpers import make_complaint, organ, user
 
 from oversight.extensions import db
 from oversight.models import CaseEvent

@@ -8,7 +8,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from conftest import PG_URL, PNG_BYTES, _reset_postgres, make_app, make_complaint, organ, user
+from helpers import PG_URL, PNG_BYTES, make_app, make_complaint, organ, reset_postgres
 from webhelpers import (
     csrf_token,
     field_box,
@@ -228,13 +228,14 @@ def csrf_app(tmp_path, _pg_schema):
     isolate_requests(application)
     with application.app_context():
         if PG_URL:
-            _reset_postgres()
+            reset_postgres()
         else:
             db.create_all()
         with unit_of_work():
             application.config["DEMO_PASSWORDS"] = seed_demo()
         yield application
         db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture
@@ -351,4 +352,3 @@ def test_staff_action_with_csrf_token(csrf_app, csrf_client):
         "version": str(complaint.version), "csrf_token": csrf_token(page)})
     assert response.status_code == 302
     assert refreshed(complaint).state is ComplaintState.ACCEPTED
-    assert user("intake").id is not None

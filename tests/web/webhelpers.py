@@ -103,6 +103,19 @@ def _find(tree: _Tree, element_id: str, within: str | None = None,
                  if n.attrs.get("id") == element_id and accept(n)), None)
 
 
+def _find_control(tree: _Tree, name: str, within: str | None = None,
+                  accept=lambda node: True) -> Node | None:
+    """A form control by id, else by its ``name`` (ids may carry a per-form prefix)."""
+    by_id = _find(tree, name, within, accept)
+    if by_id is not None:
+        return by_id
+    scope = _find(tree, within) if within else tree.root
+    if scope is None:
+        return None
+    return next((n for n in scope.walk() if n.tag in CONTROLS
+                 and n.attrs.get("name") == name and accept(n)), None)
+
+
 def _field_div(node: Node | None) -> Node | None:
     while node is not None and not (node.tag == "div" and "field" in node.classes):
         node = node.parent
@@ -120,10 +133,10 @@ def element(text: str, element_id: str, within: str | None = None) -> str | None
 
 
 def field_box(text: str, field_id: str, within: str | None = None) -> str:
-    """Outer HTML of the ``div.field`` that contains the control ``field_id``."""
+    """Outer HTML of the ``div.field`` holding the control ``field_id`` (its id or name)."""
     tree = _tree(text)
-    node = _find(tree, field_id, within, accept=lambda n: _field_div(n) is not None)
-    assert node is not None, f"no element with id={field_id!r} inside a div.field"
+    node = _find_control(tree, field_id, within, accept=lambda n: _field_div(n) is not None)
+    assert node is not None, f"no control {field_id!r} inside a div.field"
     box = _field_div(node)
     return text[box.start:box.end]
 
@@ -157,9 +170,9 @@ def text_of(fragment: str) -> str:
 
 
 def value_of(text: str, control_id: str) -> str | None:
-    """The submitted value an input/textarea/select currently shows."""
+    """The value an input/textarea/select (by id or name) currently shows."""
     tree = _tree(text)
-    node = _find(tree, control_id, accept=lambda n: n.tag in CONTROLS)
+    node = _find_control(tree, control_id, accept=lambda n: n.tag in CONTROLS)
     if node is None:
         return None
     if node.tag == "textarea":
@@ -211,7 +224,7 @@ def refreshed(obj):
 
 
 def fire_as(case, trigger: str, username: str, data: dict | None = None, **kwargs):
-    from conftest import user
+    from helpers import user
 
     from oversight.services import workflow
     from oversight.services.uow import unit_of_work

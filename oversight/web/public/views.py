@@ -97,14 +97,18 @@ def track():
     form = TrackForm()
     error = None
     if form.validate_on_submit():
-        try:
-            with unit_of_work():
+        complaint = None
+        # The failure counters must be committed even though access is refused, so the
+        # refusal is caught inside the unit of work rather than rolling it back.
+        with unit_of_work():
+            try:
                 complaint = complaints.public_access(
                     form.number.data, form.code.data, request.remote_addr or "-", utcnow())
+            except (NotFound, Throttled) as exc:
+                error = exc.message
+        if complaint is not None:
             session["track"] = {"type": "complaint", "id": complaint.id, "at": time.time()}
             return redirect(url_for("public.track_case"))
-        except (NotFound, Throttled) as exc:
-            error = exc.message
         status = 400
     else:
         status = 400 if request.method == "POST" else 200
@@ -123,7 +127,10 @@ def _tracked() -> tuple[Complaint, PublicActor]:
 
 
 def _render_case(complaint: Complaint, actor: PublicActor, status: int = 200, **forms):
-    actions = {t.trigger: t for t in workflow.available_actions(complaint, actor)}
+    now = utcnow()
+    # The public sees only what would succeed now (a staff page explains refusals instead).
+    actions = {t.trigger: t for t in workflow.available_actions(complaint, actor)
+               if workflow.refusal_reason(complaint, t.trigger, actor, {}, now) is None}
     return render_template(
         "public/track_case.html", case=complaint, actions=actions,
         timeline=workflow.history(complaint, public_only=True),

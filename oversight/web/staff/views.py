@@ -145,7 +145,8 @@ def _render_case(case: Complaint, form: ActionForm | None = None, open_action: s
                for t in actions}
     return render_template(
         "staff/case.html", case=case, actions=actions, blocked=blocked,
-        form=form or _action_form(case), open_action=open_action,
+        form=form or _action_form(case), blank_form=_action_form(case),
+        open_action=open_action,
         identity=complaints.identity_for(current_user, case),
         timeline=workflow.history(case), clocks=clocks.for_case(case),
         notices=notices.for_case(case), files=attachments.for_case(case),
@@ -179,7 +180,8 @@ def act(case_id: int, trigger: str):
     try:
         with unit_of_work():
             workflow.fire(complaint, trigger, current_user, data,
-                          expected_version=form.version.data or None)
+                          # a post without a version is as stale as a wrong one
+                          expected_version=form.version.data or "missing")
     except InvalidData as exc:
         apply_errors(form, exc.errors)
         complaint = complaints.get_for(current_user, case_id)
