@@ -20,7 +20,6 @@ from transitions import Machine
 
 from workflows.roles import Role
 
-
 _STATE_LABELS: dict[type, Mapping[str, tuple[str, str]]] = {}
 
 

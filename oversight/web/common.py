@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flask import request
 import sqlalchemy as sa
+from flask import request
 from werkzeug.datastructures import FileStorage
 from wtforms.fields.choices import SelectChoice
 

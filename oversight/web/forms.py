@@ -18,6 +18,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp
 
+
 def _optional_int(value):
     if value in ("", None):
         return None
@@ -28,9 +29,11 @@ PHONE = Regexp(r"^(1\d{10}|0\d{2,3}-?\d{7,8})$", message=_l("请填写正确的�
 
 
 class ComplaintForm(FlaskForm):
-    kind = RadioField(_l("类型"), choices=[SelectChoice("complaint", _l("投诉")), SelectChoice("report", _l("检举")),
-                                          SelectChoice("accusation", _l("控告"))], default="complaint",
-                      validators=[InputRequired(message=_l("请选择类型"))])
+    kind = RadioField(
+        _l("类型"),
+        choices=[SelectChoice("complaint", _l("投诉")), SelectChoice("report", _l("检举")),
+                 SelectChoice("accusation", _l("控告"))],
+        default="complaint", validators=[InputRequired(message=_l("请选择类型"))])
     anonymous = BooleanField(_l("匿名提交（不留姓名）"))
     name = StringField(_l("姓名"), validators=[Optional(), Length(max=60)])
     phone = StringField(_l("联系电话"), validators=[Optional(), PHONE])
@@ -40,7 +43,8 @@ class ComplaintForm(FlaskForm):
     organ_id = SelectField(_l("辅警所在单位（受理机关）"), coerce=_optional_int,
                            validators=[InputRequired(message=_l("请选择受理机关"))])
     officer_badge = StringField(_l("辅警编号（如知道）"), validators=[
-        Optional(), Length(max=20), Regexp(r"^[A-Za-z0-9-]+$", message=_l("编号只能包含字母和数字"))])
+        Optional(), Length(max=20),
+        Regexp(r"^[A-Za-z0-9-]+$", message=_l("编号只能包含字母和数字"))])
     officer_description = TextAreaField(_l("辅警外貌特征或其他可识别信息"),
                                         validators=[Optional(), Length(max=500)])
     incident_at = DateTimeLocalField(_l("发生时间"), format="%Y-%m-%dT%H:%M",
@@ -72,9 +76,10 @@ class ReasonForm(FlaskForm):
 
 
 class RateForm(FlaskForm):
-    rating = RadioField(_l("满意度"), choices=[SelectChoice("5", _l("非常满意")), SelectChoice("4", _l("满意")),
-                                              SelectChoice("3", _l("一般")), SelectChoice("2", _l("不满意")),
-                                              SelectChoice("1", _l("非常不满意"))],
+    rating = RadioField(_l("满意度"), choices=[
+        SelectChoice("5", _l("非常满意")), SelectChoice("4", _l("满意")),
+        SelectChoice("3", _l("一般")), SelectChoice("2", _l("不满意")),
+        SelectChoice("1", _l("非常不满意"))],
                         validators=[InputRequired(message=_l("请选择满意度"))])
     comment = TextAreaField(_l("意见建议"), validators=[Optional(), Length(max=500)])
 

@@ -6,6 +6,7 @@ import time
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from wtforms.fields.choices import SelectChoice
 
 from oversight.extensions import db
 from oversight.models import Complaint, Notice, Organ
@@ -23,8 +24,6 @@ from oversight.services.errors import (
 from oversight.services.uow import unit_of_work
 from oversight.web.common import apply_errors, category_choices, organ_tree, read_uploads
 from oversight.web.forms import ComplaintForm, MaterialForm, RateForm, ReasonForm, TrackForm
-from wtforms.fields.choices import SelectChoice
-
 from workflows.clocks import LOCAL_TZ
 
 bp = Blueprint("public", __name__)
@@ -67,7 +66,8 @@ def new_complaint():
             )
             organ = db.session.get(Organ, form.organ_id.data)
             if organ is not None and organ.pack_id != pack_id:
-                apply_errors(form, {"category_code": _("所选问题类别不适用于该受理机关，请重新选择")})
+                apply_errors(form, {"category_code":
+                                    _("所选问题类别不适用于该受理机关，请重新选择")})
             elif form.incident_at.data and data.incident_at > utcnow():
                 apply_errors(form, {"incident_at": _("发生时间不能晚于现在")})
             else:

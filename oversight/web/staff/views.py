@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import (
     Blueprint,
-    current_app,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -19,6 +19,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from wtforms.fields.choices import SelectChoice
 
 from oversight.extensions import db
 from oversight.models import Attachment, Complaint, Notice, Organ, User
@@ -30,8 +31,6 @@ from oversight.services.uow import unit_of_work
 from oversight.web.common import apply_errors, organ_tree, read_uploads
 from oversight.web.diagram import state_diagram_svg
 from oversight.web.forms import ActionForm, LoginForm
-from wtforms.fields.choices import SelectChoice
-
 from workflows.complaint import COMPLAINT, ComplaintState, Finding
 
 bp = Blueprint("staff", __name__)
