@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from oversight.extensions import db
 from oversight.models import Sequence
+from oversight.storage import insert_ignoring_conflict
 from workflows.clocks import to_local
 
 
@@ -15,12 +16,7 @@ def next_number(prefix: str, now: dt.datetime) -> str:
     year = to_local(now).year
     name = f"{prefix}{year}"
     table = Sequence.__table__
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    db.session.execute(insert(table).values(name=name, value=0).on_conflict_do_nothing())
+    insert_ignoring_conflict(db.session, table, name=name, value=0)
     value = db.session.execute(
         sa.update(table).where(table.c.name == name).values(value=table.c.value + 1)
         .returning(table.c.value)

@@ -10,14 +10,7 @@ from flask import current_app
 
 from oversight.extensions import db
 from oversight.models import Throttle
-
-
-def _insert():
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+from oversight.storage import insert_ignoring_conflict
 
 
 def blocked(key: str, now: dt.datetime, limit: int, window_s: int) -> bool:
@@ -29,9 +22,7 @@ def blocked(key: str, now: dt.datetime, limit: int, window_s: int) -> bool:
 
 def record_failure(key: str, now: dt.datetime, window_s: int) -> None:
     table = Throttle.__table__
-    db.session.execute(
-        _insert()(table).values(key=key, window_start=now, failures=0).on_conflict_do_nothing()
-    )
+    insert_ignoring_conflict(db.session, table, key=key, window_start=now, failures=0)
     start = now - dt.timedelta(seconds=window_s)
     db.session.execute(
         sa.update(table).where(table.c.key == key, table.c.window_start < start)
