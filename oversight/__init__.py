@@ -27,6 +27,13 @@ def create_app(config: dict | None = None) -> Flask:
     ext.csrf.init_app(app)
     ext.babel.init_app(app, locale_selector=lambda: "zh_Hans_CN",
                        timezone_selector=lambda: app.config["DISPLAY_TIMEZONE"])
+    # The pure domain (workflows/) translates its labels through this hook. gettext needs
+    # only an app context and returns the msgid when no catalog exists.
+    import flask_babel
+
+    from workflows.i18n import set_translator
+
+    set_translator(flask_babel.gettext)
     ext.login_manager.init_app(app)
 
     with app.app_context():

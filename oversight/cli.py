@@ -8,6 +8,7 @@ import click
 import sqlalchemy as sa
 from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+from flask_babel import gettext as _
 
 from oversight import create_app
 
@@ -24,14 +25,14 @@ def seed_demo_command():
     from oversight.services.uow import unit_of_work
 
     if not database_is_empty():
-        raise click.ClickException("数据库已有数据，未重复生成演示数据")
+        raise click.ClickException(_("数据库已有数据，未重复生成演示数据"))
     with unit_of_work():
         passwords = seed_demo()
     _print_logins(passwords)
 
 
 def _print_logins(passwords: dict[str, str]) -> None:
-    click.echo("演示账号（密码仅显示这一次，请妥善保存）：")
+    click.echo(_("演示账号（密码仅显示这一次，请妥善保存）："))
     for username, password in passwords.items():
         click.echo(f"  {username:10s} {password}")
 
@@ -53,22 +54,22 @@ def create_user_command(username, display_name, role, organ_code, badge, passwor
     from workflows.roles import Role
 
     if len(password) < 10:
-        raise click.ClickException("密码至少 10 位")
+        raise click.ClickException(_("密码至少 10 位"))
     with unit_of_work():
         organ = db.session.execute(sa.select(Organ).where(Organ.code == organ_code)).scalar()
         if organ is None:
-            raise click.ClickException(f"未找到机关 {organ_code}")
+            raise click.ClickException(_("未找到机关 %(code)s", code=organ_code))
         officer = None
         if role == "officer":
             officer = db.session.execute(
                 sa.select(Officer).where(Officer.badge_no == (badge or ""))).scalar()
             if officer is None:
-                raise click.ClickException("辅警账号须用 --badge 指定存在的辅警编号")
+                raise click.ClickException(_("辅警账号须用 --badge 指定存在的辅警编号"))
         user = User(username=username, display_name=display_name, role=Role(role),
                     organ=organ, officer=officer)
         user.set_password(password)
         db.session.add(user)
-    click.echo(f"已创建账号 {username}")
+    click.echo(_("已创建账号 %(username)s", username=username))
 
 
 @click.command("verify-log")
@@ -106,7 +107,8 @@ def run_command(host, port):
             passwords = seed_demo()
         _print_logins(passwords)
     app = current_app._get_current_object()
-    click.echo(f"辅警监督系统已启动： http://{host}:{port}/  （工作人员登录： /staff/login）")
+    click.echo(_("辅警监督系统已启动： %(url)s  （工作人员登录： %(login)s）",
+                 url=f"http://{host}:{port}/", login="/staff/login"))
     # Flask's app.run() refuses to serve from inside its own CLI, so call Werkzeug directly.
     from werkzeug.serving import run_simple
 
@@ -116,7 +118,7 @@ def run_command(host, port):
 def build_cli() -> FlaskGroup:
     cli = FlaskGroup(create_app=_create, add_default_commands=False,
                      add_version_option=False, load_dotenv=False,
-                     help="辅警监督 · Oversight")
+                     help=_("辅警监督 · Oversight"))
     for command in (run_command, seed_demo_command, create_user_command, verify_log_command,
                     shell_command, routes_command):
         cli.add_command(command)

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
+from workflows.i18n import N_, translate
+
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
@@ -29,9 +31,9 @@ def is_workday(day: dt.date) -> bool:
     try:
         return chinese_calendar.is_workday(day)
     except NotImplementedError as exc:
-        raise ClockRangeError(
-            f"工作日历未覆盖 {day.isoformat()}，无法计算工作日期限，请更新 chinesecalendar"
-        ) from exc
+        message = translate(
+            N_("工作日历未覆盖 %(day)s，无法计算工作日期限，请更新 chinesecalendar"))
+        raise ClockRangeError(message % {"day": day.isoformat()}) from exc
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

@@ -8,23 +8,24 @@ from __future__ import annotations
 import enum
 
 from workflows.engine import CaseType, GuardContext, LabeledState, Transition, state_labels
+from workflows.i18n import N_, translate
 from workflows.roles import Role
 
 
 @state_labels({
-    "submitted": ("待受理", "已提交，等待受理"),
-    "refusal_pending": ("不予受理待审批", "正在审查"),
-    "not_accepted": ("不予受理", "不予受理"),
-    "accepted": ("已受理", "已受理"),
-    "transferred": ("已转办", "已转有权处理的机关办理"),
-    "merged": ("已合并", "已与同一事项合并办理"),
-    "investigating": ("调查中", "正在调查核实"),
-    "conclusion_pending": ("处理意见待审批", "正在调查核实"),
-    "concluded": ("已办结待告知", "已办结，即将告知结果"),
-    "notified": ("已告知结果", "已告知处理结果"),
-    "under_review": ("复查中", "复查中"),
-    "closed": ("已结案", "已结案"),
-    "withdrawn": ("已撤回", "已撤回"),
+    "submitted": (N_("待受理"), N_("已提交，等待受理")),
+    "refusal_pending": (N_("不予受理待审批"), N_("正在审查")),
+    "not_accepted": (N_("不予受理"), N_("不予受理")),
+    "accepted": (N_("已受理"), N_("已受理")),
+    "transferred": (N_("已转办"), N_("已转有权处理的机关办理")),
+    "merged": (N_("已合并"), N_("已与同一事项合并办理")),
+    "investigating": (N_("调查中"), N_("正在调查核实")),
+    "conclusion_pending": (N_("处理意见待审批"), N_("正在调查核实")),
+    "concluded": (N_("已办结待告知"), N_("已办结，即将告知结果")),
+    "notified": (N_("已告知结果"), N_("已告知处理结果")),
+    "under_review": (N_("复查中"), N_("复查中")),
+    "closed": (N_("已结案"), N_("已结案")),
+    "withdrawn": (N_("已撤回"), N_("已撤回")),
 })
 class ComplaintState(LabeledState):
     SUBMITTED = "submitted"
@@ -49,7 +50,10 @@ class ComplaintKind(enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"complaint": "投诉", "report": "检举", "accusation": "控告"}[self.value]
+        return translate(_KIND_LABELS[self.value])
+
+
+_KIND_LABELS = {"complaint": N_("投诉"), "report": N_("检举"), "accusation": N_("控告")}
 
 
 class Finding(enum.Enum):
@@ -60,12 +64,15 @@ class Finding(enum.Enum):
 
     @property
     def label(self) -> str:
-        return {
-            "substantiated": "属实",
-            "partly": "部分属实",
-            "unsubstantiated": "查无实据",
-            "unfounded": "不属实",
-        }[self.value]
+        return translate(_FINDING_LABELS[self.value])
+
+
+_FINDING_LABELS = {
+    "substantiated": N_("属实"),
+    "partly": N_("部分属实"),
+    "unsubstantiated": N_("查无实据"),
+    "unfounded": N_("不属实"),
+}
 
 
 S = ComplaintState
@@ -77,90 +84,90 @@ ALL_CLOCKS = ("acknowledge", "conclude", "review_answer")
 def _within_review_window(ctx: GuardContext) -> str | None:
     deadline = getattr(ctx.case, "review_deadline_at", None)
     if deadline is None or ctx.now > deadline:
-        return "已超过申请复查的期限（收到处理结果告知书之日起30日内）"
+        return translate(N_("已超过申请复查的期限（收到处理结果告知书之日起30日内）"))
     return None
 
 
 def _review_window_elapsed(ctx: GuardContext) -> str | None:
     deadline = getattr(ctx.case, "review_deadline_at", None)
     if deadline is not None and ctx.now <= deadline:
-        return "申请复查期限尚未届满，届满后方可结案"
+        return translate(N_("申请复查期限尚未届满，届满后方可结案"))
     return None
 
 
 def _not_yet_rated(ctx: GuardContext) -> str | None:
     if getattr(ctx.case, "rating", None) is not None:
-        return "已评价过本次办理"
+        return translate(N_("已评价过本次办理"))
     return None
 
 
 def _other_organ(ctx: GuardContext) -> str | None:
     if str(ctx.data.get("target_organ_id")) == str(getattr(ctx.case, "organ_id", None)):
-        return "不能转办给本机关"
+        return translate(N_("不能转办给本机关"))
     return None
 
 
 
 TRANSITIONS = (
-    Transition("accept", "受理", (S.SUBMITTED,), S.ACCEPTED, frozenset({Role.INTAKE}),
+    Transition("accept", N_("受理"), (S.SUBMITTED,), S.ACCEPTED, frozenset({Role.INTAKE}),
                rule="complaint_channel", notice="acknowledgement",
                stops=("acknowledge",), starts=("conclude",), public=True),
-    Transition("propose_refusal", "拟不予受理", (S.SUBMITTED,), S.REFUSAL_PENDING,
+    Transition("propose_refusal", N_("拟不予受理"), (S.SUBMITTED,), S.REFUSAL_PENDING,
                frozenset({Role.INTAKE}), rule="complaint_refusal", needs=("reason",),
-               style="danger", help="须写明理由，报领导审批"),
-    Transition("approve_refusal", "批准不予受理", (S.REFUSAL_PENDING,), S.NOT_ACCEPTED,
+               style="danger", help_text=N_("须写明理由，报领导审批")),
+    Transition("approve_refusal", N_("批准不予受理"), (S.REFUSAL_PENDING,), S.NOT_ACCEPTED,
                frozenset({Role.LEADER}), rule="complaint_refusal", notice="refusal",
                stops=("acknowledge",), public=True, not_by_actor_of="propose_refusal",
                style="danger"),
-    Transition("reject_refusal", "退回（应予受理）", (S.REFUSAL_PENDING,), S.SUBMITTED,
+    Transition("reject_refusal", N_("退回（应予受理）"), (S.REFUSAL_PENDING,), S.SUBMITTED,
                frozenset({Role.LEADER}), rule="complaint_channel", needs=("reason",)),
-    Transition("transfer", "转办", (S.SUBMITTED, S.ACCEPTED), S.TRANSFERRED,
+    Transition("transfer", N_("转办"), (S.SUBMITTED, S.ACCEPTED), S.TRANSFERRED,
                frozenset({Role.INTAKE}), rule="complaint_transfer", notice="transfer",
                cancels=ALL_CLOCKS, needs=("target_organ_id", "reason"),
                guards=(_other_organ,), public=True,
-               help="转至辅警所在单位办理，将在对方机关生成新案件"),
-    Transition("merge", "合并到其他投诉", (S.SUBMITTED, S.ACCEPTED), S.MERGED,
+               help_text=N_("转至辅警所在单位办理，将在对方机关生成新案件")),
+    Transition("merge", N_("合并到其他投诉"), (S.SUBMITTED, S.ACCEPTED), S.MERGED,
                frozenset({Role.INTAKE}), rule="complaint_channel", notice="merge",
                cancels=ALL_CLOCKS, needs=("target_number", "reason"), public=True),
-    Transition("start_investigation", "开始调查", (S.ACCEPTED,), S.INVESTIGATING,
+    Transition("start_investigation", N_("开始调查"), (S.ACCEPTED,), S.INVESTIGATING,
                frozenset({Role.INSPECTOR}), rule="complaint_channel", public=True),
-    Transition("add_note", "记录调查情况", (S.ACCEPTED, S.INVESTIGATING, S.UNDER_REVIEW), None,
+    Transition("add_note", N_("记录调查情况"), (S.ACCEPTED, S.INVESTIGATING, S.UNDER_REVIEW), None,
                frozenset({Role.INSPECTOR}), needs=("note",), style="secondary"),
-    Transition("propose_conclusion", "提出处理意见", (S.ACCEPTED, S.INVESTIGATING),
+    Transition("propose_conclusion", N_("提出处理意见"), (S.ACCEPTED, S.INVESTIGATING),
                S.CONCLUSION_PENDING, frozenset({Role.INSPECTOR}), rule="complaint_channel",
                needs=("finding", "facts", "handling")),
-    Transition("approve_conclusion", "批准处理意见", (S.CONCLUSION_PENDING,), S.CONCLUDED,
+    Transition("approve_conclusion", N_("批准处理意见"), (S.CONCLUSION_PENDING,), S.CONCLUDED,
                frozenset({Role.LEADER}), rule="complaint_channel",
                not_by_actor_of="propose_conclusion"),
-    Transition("return_conclusion", "退回补充调查", (S.CONCLUSION_PENDING,), S.INVESTIGATING,
+    Transition("return_conclusion", N_("退回补充调查"), (S.CONCLUSION_PENDING,), S.INVESTIGATING,
                frozenset({Role.LEADER}), needs=("reason",), style="secondary"),
-    Transition("issue_notice", "出具处理结果告知书", (S.CONCLUDED,), S.NOTIFIED,
+    Transition("issue_notice", N_("出具处理结果告知书"), (S.CONCLUDED,), S.NOTIFIED,
                frozenset({Role.INTAKE, Role.INSPECTOR}), rule="complainant_told_result",
                notice="outcome", stops=("conclude",), public=True),
-    Transition("request_review", "申请复查", (S.NOTIFIED,), S.UNDER_REVIEW,
+    Transition("request_review", N_("申请复查"), (S.NOTIFIED,), S.UNDER_REVIEW,
                frozenset({Role.PUBLIC}), rule="complaint_review", needs=("reason",),
                guards=(_within_review_window,), starts=("review_answer",), public=True),
-    Transition("uphold_on_review", "复查维持原处理意见", (S.UNDER_REVIEW,), S.CLOSED,
+    Transition("uphold_on_review", N_("复查维持原处理意见"), (S.UNDER_REVIEW,), S.CLOSED,
                frozenset({Role.LEADER}), rule="complaint_review", notice="review_decision",
                stops=("review_answer",), needs=("reason",), public=True),
-    Transition("reopen_on_review", "复查后重新调查", (S.UNDER_REVIEW,), S.INVESTIGATING,
+    Transition("reopen_on_review", N_("复查后重新调查"), (S.UNDER_REVIEW,), S.INVESTIGATING,
                frozenset({Role.LEADER}), rule="complaint_review", notice="review_decision",
                stops=("review_answer",), starts=("conclude",), needs=("reason",),
                public=True, style="secondary"),
-    Transition("close", "结案", (S.NOTIFIED,), S.CLOSED, frozenset({Role.INTAKE}),
+    Transition("close", N_("结案"), (S.NOTIFIED,), S.CLOSED, frozenset({Role.INTAKE}),
                rule="complaint_review", guards=(_review_window_elapsed,), public=True),
-    Transition("withdraw", "撤回投诉", OPEN_STATES, S.WITHDRAWN, frozenset({Role.PUBLIC}),
+    Transition("withdraw", N_("撤回投诉"), OPEN_STATES, S.WITHDRAWN, frozenset({Role.PUBLIC}),
                cancels=ALL_CLOCKS, public=True, style="danger"),
-    Transition("add_material", "补充材料", OPEN_STATES + (S.UNDER_REVIEW,), None,
+    Transition("add_material", N_("补充材料"), OPEN_STATES + (S.UNDER_REVIEW,), None,
                frozenset({Role.PUBLIC}), public=True, style="secondary"),
-    Transition("rate", "评价办理", (S.NOTIFIED, S.UNDER_REVIEW, S.CLOSED), None,
+    Transition("rate", N_("评价办理"), (S.NOTIFIED, S.UNDER_REVIEW, S.CLOSED), None,
                frozenset({Role.PUBLIC}), needs=("rating",), guards=(_not_yet_rated,),
                public=True, style="secondary"),
 )
 
 COMPLAINT = CaseType(
     name="complaint",
-    label="投诉举报",
+    title=N_("投诉举报"),
     states=ComplaintState,
     initial=S.SUBMITTED,
     transitions=TRANSITIONS,

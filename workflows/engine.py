@@ -18,13 +18,15 @@ from typing import Any
 
 from transitions import Machine
 
+from workflows.i18n import translate
 from workflows.roles import Role
 
 _STATE_LABELS: dict[type, Mapping[str, tuple[str, str]]] = {}
 
 
 def state_labels(table: Mapping[str, tuple[str, str]]):
-    """Class decorator giving a state enum its (staff label, public label) per value."""
+    """Class decorator giving a state enum its (staff label, public label) per value.
+    Labels are msgids marked with ``N_``; the properties translate them."""
 
     def apply(cls):
         missing = {m.value for m in cls} - set(table)
@@ -41,11 +43,11 @@ class LabeledState(enum.Enum):
 
     @property
     def label(self) -> str:
-        return _STATE_LABELS[type(self)][self.value][0]
+        return translate(_STATE_LABELS[type(self)][self.value][0])
 
     @property
     def public_label(self) -> str:
-        return _STATE_LABELS[type(self)][self.value][1]
+        return translate(_STATE_LABELS[type(self)][self.value][1])
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,11 @@ Guard = Callable[[GuardContext], str | None]
 
 @dataclass(frozen=True)
 class Transition:
-    """One row of a state table."""
+    """One row of a state table. ``title`` and ``help_text`` are msgids (marked with
+    ``N_``); read them translated through ``label`` and ``help``."""
 
     trigger: str
-    label: str
+    title: str
     source: tuple[enum.Enum, ...]
     dest: enum.Enum | None  # None: an internal action that records an event only
     roles: frozenset[Role]
@@ -82,7 +85,15 @@ class Transition:
     public: bool = False  # shown on the public timeline
     not_by_actor_of: str | None = None  # four-eyes: not the one who last fired this trigger
     style: str = "primary"
-    help: str = ""
+    help_text: str = ""
+
+    @property
+    def label(self) -> str:
+        return translate(self.title)
+
+    @property
+    def help(self) -> str:
+        return translate(self.help_text)
 
     @property
     def internal(self) -> bool:
@@ -91,14 +102,18 @@ class Transition:
 
 @dataclass(frozen=True)
 class CaseType:
-    """A case type's whole behaviour as data."""
+    """A case type's whole behaviour as data. ``title`` is a msgid; ``label`` translates it."""
 
     name: str
-    label: str
+    title: str
     states: type[LabeledState]
     initial: LabeledState
     transitions: tuple[Transition, ...]
     terminal: frozenset[LabeledState] = field(default_factory=frozenset)
+
+    @property
+    def label(self) -> str:
+        return translate(self.title)
 
     def __post_init__(self) -> None:
         seen: set[str] = set()

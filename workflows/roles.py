@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import enum
 
+from workflows.i18n import N_, translate
+
 
 class Role(enum.Enum):
-    """A role carries its Chinese label so templates never map strings."""
+    """A role carries its (translated) label so templates never map strings."""
 
     PUBLIC = "public"  # the complainant or applicant, proven by case number + access code
     INTAKE = "intake"
@@ -18,17 +20,17 @@ class Role(enum.Enum):
 
     @property
     def label(self) -> str:
-        return ROLE_LABELS[self]
+        return translate(ROLE_LABELS[self])
 
 
 ROLE_LABELS = {
-    Role.PUBLIC: "投诉人",
-    Role.INTAKE: "受理员",
-    Role.INSPECTOR: "督察",
-    Role.LEADER: "审批领导",
-    Role.ADMIN: "系统管理员",
-    Role.OFFICER: "辅警本人",
-    Role.SYSTEM: "系统",
+    Role.PUBLIC: N_("投诉人"),
+    Role.INTAKE: N_("受理员"),
+    Role.INSPECTOR: N_("督察"),
+    Role.LEADER: N_("审批领导"),
+    Role.ADMIN: N_("系统管理员"),
+    Role.OFFICER: N_("辅警本人"),
+    Role.SYSTEM: N_("系统"),
 }
 
 STAFF_ROLES = (Role.INTAKE, Role.INSPECTOR, Role.LEADER, Role.ADMIN, Role.OFFICER)

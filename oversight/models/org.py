@@ -7,6 +7,7 @@ import secrets
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -51,7 +52,10 @@ class OfficerCategory(enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"civilian": "文职", "duty": "勤务"}[self.value]
+        return str(_CATEGORY_LABELS[self.value])
+
+
+_CATEGORY_LABELS = {"civilian": _l("文职"), "duty": _l("勤务")}
 
 
 class EmploymentStatus(enum.Enum):
@@ -60,7 +64,10 @@ class EmploymentStatus(enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"employed": "在岗聘用", "ended": "已解除聘用"}[self.value]
+        return str(_EMPLOYMENT_LABELS[self.value])
+
+
+_EMPLOYMENT_LABELS = {"employed": _l("在岗聘用"), "ended": _l("已解除聘用")}
 
 
 class Officer(TimestampMixin, db.Model):

@@ -11,6 +11,7 @@ import datetime as dt
 import enum
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -59,8 +60,26 @@ class ClockOutcome(enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"running": "计时中", "met": "按期完成", "breached": "已超期",
-                "cancelled": "已终止"}[self.value]
+        return str(_OUTCOME_LABELS[self.value])
+
+
+_OUTCOME_LABELS = {"running": _l("计时中"), "met": _l("按期完成"), "breached": _l("已超期"),
+                   "cancelled": _l("已终止")}
+
+#: What each clock (a pack limit key) is for, as shown on case pages.
+CLOCK_LABELS = {
+    "acknowledge": _l("告知是否受理"),
+    "conclude": _l("办结"),
+    "review_answer": _l("答复复查申请"),
+}
+
+#: A clock's unit after its amount ("15 个工作日").
+UNIT_LABELS = {
+    "calendar_days": _l("日"),
+    "working_days": _l("个工作日"),
+    "hours": _l("小时"),
+    "months": _l("个月"),
+}
 
 
 class CaseClock(db.Model):
@@ -87,6 +106,14 @@ class CaseClock(db.Model):
     @property
     def running(self) -> bool:
         return self.outcome is ClockOutcome.RUNNING
+
+    @property
+    def label(self) -> str:
+        return str(CLOCK_LABELS.get(self.kind, self.kind))
+
+    @property
+    def unit_label(self) -> str:
+        return str(UNIT_LABELS.get(self.unit, self.unit))
 
 
 class Notice(db.Model):
@@ -116,7 +143,10 @@ class MailStatus(enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"queued": "待发送", "sent": "已发送", "failed": "发送失败"}[self.value]
+        return str(_MAIL_STATUS_LABELS[self.value])
+
+
+_MAIL_STATUS_LABELS = {"queued": _l("待发送"), "sent": _l("已发送"), "failed": _l("发送失败")}
 
 
 class MailOutbox(db.Model):

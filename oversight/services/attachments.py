@@ -11,6 +11,8 @@ from typing import Any
 
 import filetype
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from oversight.extensions import db
 from oversight.models import Attachment
@@ -18,18 +20,18 @@ from oversight.models import Attachment
 #: Allowed types by sniffed MIME, with the label used in messages. SVG and HTML are never
 #: allowed: they can carry script.
 ALLOWED = {
-    "image/jpeg": "JPEG 图片",
-    "image/png": "PNG 图片",
-    "image/webp": "WebP 图片",
-    "image/gif": "GIF 图片",
-    "image/heic": "HEIC 图片",
-    "application/pdf": "PDF 文档",
-    "video/mp4": "MP4 视频",
-    "video/quicktime": "MOV 视频",
-    "video/webm": "WebM 视频",
-    "video/3gpp": "3GP 视频",
+    "image/jpeg": _l("JPEG 图片"),
+    "image/png": _l("PNG 图片"),
+    "image/webp": _l("WebP 图片"),
+    "image/gif": _l("GIF 图片"),
+    "image/heic": _l("HEIC 图片"),
+    "application/pdf": _l("PDF 文档"),
+    "video/mp4": _l("MP4 视频"),
+    "video/quicktime": _l("MOV 视频"),
+    "video/webm": _l("WebM 视频"),
+    "video/3gpp": _l("3GP 视频"),
 }
-ALLOWED_HINT = "图片（JPG、PNG、WebP、GIF、HEIC）、PDF 或视频（MP4、MOV、WebM、3GP）"
+ALLOWED_HINT = _l("图片（JPG、PNG、WebP、GIF、HEIC）、PDF 或视频（MP4、MOV、WebM、3GP）")
 
 
 @dataclass(frozen=True)
@@ -49,13 +51,15 @@ def check(upload: Upload) -> tuple[str | None, str | None]:
     """Return (mime, None) for an acceptable file or (None, message)."""
     max_bytes = current_app.config["UPLOAD_MAX_BYTES"]
     if not upload.content:
-        return None, f"文件「{upload.filename}」是空文件"
+        return None, _("文件「%(name)s」是空文件", name=upload.filename)
     if len(upload.content) > max_bytes:
-        return None, f"文件「{upload.filename}」超过大小上限 {filesize(max_bytes)}"
+        return None, _("文件「%(name)s」超过大小上限 %(size)s", name=upload.filename,
+                       size=filesize(max_bytes))
     kind = filetype.guess(upload.content)
     mime = kind.mime if kind else None
     if mime not in ALLOWED:
-        return None, f"文件「{upload.filename}」的类型不受支持，仅接受{ALLOWED_HINT}"
+        return None, _("文件「%(name)s」的类型不受支持，仅接受%(types)s", name=upload.filename,
+                       types=ALLOWED_HINT)
     return mime, None
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from oversight.extensions import db
 from oversight.models import ComplainantIdentity, Complaint, Officer, Organ
@@ -28,7 +29,7 @@ CODE_LENGTH = 16  # 31**16 ≈ 2**79
 
 
 def new_access_code() -> str:
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _i in range(CODE_LENGTH))
     return "-".join(raw[i:i + 4] for i in range(0, CODE_LENGTH, 4))
 
 
@@ -74,17 +75,17 @@ def submit(data: ComplaintInput, now: dt.datetime) -> tuple[Complaint, str]:
     errors: dict[str, str] = {}
     organ = db.session.get(Organ, data.organ_id)
     if organ is None:
-        errors["organ_id"] = "请选择受理机关"
+        errors["organ_id"] = _("请选择受理机关")
     elif data.category_code not in {c.code for c in organ.pack.categories}:
-        errors["category_code"] = "请选择该机关适用的投诉类别"
+        errors["category_code"] = _("请选择该机关适用的投诉类别")
     if not data.anonymous and not data.name.strip():
-        errors["name"] = "实名投诉请填写姓名"
+        errors["name"] = _("实名投诉请填写姓名")
     if not data.anonymous and not (data.phone.strip() or data.email.strip()):
-        errors["phone"] = "实名投诉请至少留一种联系方式（电话或电子邮箱）"
+        errors["phone"] = _("实名投诉请至少留一种联系方式（电话或电子邮箱）")
     if not data.officer_badge.strip() and not data.officer_description.strip():
-        errors["officer_description"] = "请填写辅警编号，或描述其外貌特征"
+        errors["officer_description"] = _("请填写辅警编号，或描述其外貌特征")
     if len(data.files) > 5:
-        errors["files"] = "最多上传 5 个文件"
+        errors["files"] = _("最多上传 5 个文件")
     checked = []
     for upload in data.files:
         mime, message = attachments.check(upload)
@@ -164,7 +165,7 @@ def public_access(number: str, code: str, client_key: str, now: dt.datetime) -> 
     if complaint is None or not ok:
         for k in keys:
             throttle.record_failure(k, now, window)
-        raise NotFound("案件编号或查询码不正确")
+        raise NotFound(_("案件编号或查询码不正确"))
     return complaint
 
 
@@ -191,7 +192,7 @@ def _transfer(case: Complaint, actor: Any, data: dict, now: dt.datetime) -> dict
     except (TypeError, ValueError):
         target = None
     if target is None:
-        raise InvalidData({"target_organ_id": "请选择转办的机关"})
+        raise InvalidData({"target_organ_id": _("请选择转办的机关")})
     pack = target.pack
     codes = {c.code for c in pack.categories}
     new = Complaint(
@@ -228,11 +229,12 @@ def _merge(case: Complaint, actor: Any, data: dict, now: dt.datetime) -> dict:
         sa.select(Complaint).where(Complaint.number == number)
     ).scalar_one_or_none()
     if target is None or not can(actor, "view", target):
-        raise InvalidData({"target_number": "未找到该案件编号，或不在您的管辖范围内"})
+        raise InvalidData({"target_number": _("未找到该案件编号，或不在您的管辖范围内")})
     if target.id == case.id:
-        raise InvalidData({"target_number": "不能合并到本案件自身"})
+        raise InvalidData({"target_number": _("不能合并到本案件自身")})
     if target.state in COMPLAINT.terminal:
-        raise InvalidData({"target_number": f"目标案件已{target.state.label}，不能合并"})
+        raise InvalidData({"target_number": _("目标案件已%(state)s，不能合并",
+                                                state=target.state.label)})
     case.merged_into_id = target.id
     return {"into_number": target.number}
 
@@ -241,7 +243,7 @@ def _propose_conclusion(case: Complaint, actor: Any, data: dict, now: dt.datetim
     try:
         finding = Finding(data["finding"])
     except (KeyError, ValueError):
-        raise InvalidData({"finding": "请选择调查结论"}) from None
+        raise InvalidData({"finding": _("请选择调查结论")}) from None
     case.finding = finding
     case.facts = str(data["facts"]).strip()
     case.handling = str(data["handling"]).strip()
@@ -261,7 +263,7 @@ def _rate(case: Complaint, actor: Any, data: dict, now: dt.datetime) -> dict:
     except (KeyError, TypeError, ValueError):
         rating = 0
     if not 1 <= rating <= 5:
-        raise InvalidData({"rating": "请选择 1 到 5 分"})
+        raise InvalidData({"rating": _("请选择 1 到 5 分")})
     case.rating = rating
     case.rating_comment = str(data.get("comment", "")).strip()[:500]
     return {"rating": rating, "comment": case.rating_comment}
@@ -276,7 +278,7 @@ def _add_note(case: Complaint, actor: Any, data: dict, now: dt.datetime) -> dict
 def _add_material(case: Complaint, actor: Any, data: dict, now: dt.datetime) -> dict:
     text = str(data.get("material", "")).strip()
     if not text and not data.get("files"):
-        raise InvalidData({"material": "请填写补充说明或上传文件"})
+        raise InvalidData({"material": _("请填写补充说明或上传文件")})
     payload = {"material": text}
     payload.update(_store_files(case, actor, data))
     return payload
@@ -286,7 +288,7 @@ def _store_files(case: Complaint, actor: Any, data: dict) -> dict:
     files: list[attachments.Upload] = data.get("files") or []
     existing = len(attachments.for_case(case))
     if existing + len(files) > 20:
-        raise InvalidData({"files": "本案附件已达上限（20 个）"})
+        raise InvalidData({"files": _("本案附件已达上限（20 个）")})
     stored = []
     for upload in files:
         mime, message = attachments.check(upload)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 
 class ServiceError(Exception):
-    """Base: carries a user-facing Chinese message."""
+    """Base: carries a user-facing message, already translated."""
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -14,13 +16,13 @@ class ServiceError(Exception):
 class NotFound(ServiceError):
     """The case does not exist or this actor may not know that it exists."""
 
-    def __init__(self, message: str = "未找到该案件"):
-        super().__init__(message)
+    def __init__(self, message: str | None = None):
+        super().__init__(message or _("未找到该案件"))
 
 
 class Forbidden(ServiceError):
-    def __init__(self, message: str = "您无权执行此操作"):
-        super().__init__(message)
+    def __init__(self, message: str | None = None):
+        super().__init__(message or _("您无权执行此操作"))
 
 
 class IllegalTransition(ServiceError):
@@ -28,18 +30,20 @@ class IllegalTransition(ServiceError):
 
 
 class StaleCase(ServiceError):
-    def __init__(self, message: str = "案件已被他人更新，请刷新后重试"):
-        super().__init__(message)
+    def __init__(self, message: str | None = None):
+        super().__init__(message or _("案件已被他人更新，请刷新后重试"))
 
 
 class InvalidData(ServiceError):
     """Field-level validation failures: ``errors`` maps field name to message."""
 
     def __init__(self, errors: dict[str, str]):
-        super().__init__("；".join(errors.values()))
+        errors = {name: str(message) for name, message in errors.items()}  # no lazy strings
+        # TRANSLATORS: separator between several field errors shown as one message.
+        super().__init__(_("；").join(errors.values()))
         self.errors = errors
 
 
 class Throttled(ServiceError):
-    def __init__(self, message: str = "尝试次数过多，请稍后再试"):
-        super().__init__(message)
+    def __init__(self, message: str | None = None):
+        super().__init__(message or _("尝试次数过多，请稍后再试"))

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from oversight.extensions import db
 from oversight.models import CaseEvent
@@ -20,7 +21,8 @@ from workflows.roles import Role
 
 GENESIS = "0" * 64
 
-#: Payload keys that may carry personal data; they never reach the log.
+#: Payload keys that may carry personal data; they never reach the log. The marker that
+#: replaces them is stored in the hash-chained record, so it is data, not a translated text.
 REDACTED_KEYS = frozenset({"name", "phone", "email", "complainant", "contact", "identity"})
 
 
@@ -113,9 +115,11 @@ def verify_chains() -> Iterator[ChainBreak]:
         if (ev.case_type, ev.case_id) != key:
             key, prev, expected_seq = (ev.case_type, ev.case_id), GENESIS, 1
         if ev.seq != expected_seq:
-            yield ChainBreak(ev.case_type, ev.case_id, ev.seq, f"序号不连续，应为 {expected_seq}")
+            yield ChainBreak(ev.case_type, ev.case_id, ev.seq,
+                             _("序号不连续，应为 %(seq)s", seq=expected_seq))
         if ev.prev_hash != prev:
-            yield ChainBreak(ev.case_type, ev.case_id, ev.seq, "前序哈希不符（记录被删除或篡改）")
+            yield ChainBreak(ev.case_type, ev.case_id, ev.seq,
+                             _("前序哈希不符（记录被删除或篡改）"))
         if compute_hash(ev) != ev.hash:
-            yield ChainBreak(ev.case_type, ev.case_id, ev.seq, "内容哈希不符（记录被篡改）")
+            yield ChainBreak(ev.case_type, ev.case_id, ev.seq, _("内容哈希不符（记录被篡改）"))
         prev, expected_seq = ev.hash, ev.seq + 1

@@ -12,18 +12,21 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from oversight.extensions import db
 from oversight.models import MailOutbox, Notice
 from oversight.services import numbering, registry
 
+#: Titles go through gettext; the bodies are whole templates per locale (legal documents).
 NOTICE_TITLES = {
-    "acknowledgement": "受理告知书",
-    "refusal": "不予受理告知书",
-    "transfer": "转办告知书",
-    "merge": "合并办理告知书",
-    "outcome": "处理结果告知书",
-    "review_decision": "复查意见书",
+    "acknowledgement": _l("受理告知书"),
+    "refusal": _l("不予受理告知书"),
+    "transfer": _l("转办告知书"),
+    "merge": _l("合并办理告知书"),
+    "outcome": _l("处理结果告知书"),
+    "review_decision": _l("复查意见书"),
 }
 
 
@@ -32,14 +35,15 @@ def issue(case: Any, kind: str, now: dt.datetime, extra: dict | None = None) -> 
     number = numbering.next_number("GZ", now)
     context = binding.notice_context(case, kind, now) if binding.notice_context else {}
     context.update(extra or {})
-    context.update(number=number, issued_at=now, case=case, title=NOTICE_TITLES[kind])
+    title = str(NOTICE_TITLES[kind])  # the record stores the text, never a lazy string
+    context.update(number=number, issued_at=now, case=case, title=title)
     body = render_template(f"notices/{case.case_type}/{kind}.txt", **context).strip() + "\n"
     notice = Notice(
         number=number,
         case_type=case.case_type,
         case_id=case.id,
         kind=kind,
-        title=NOTICE_TITLES[kind],
+        title=title,
         body=body,
         issued_at=now,
         issuer_organ_id=case.organ_id,
@@ -54,7 +58,7 @@ def issue(case: Any, kind: str, now: dt.datetime, extra: dict | None = None) -> 
             MailOutbox(
                 notice_id=notice.id,
                 recipient=email,
-                subject=f"{NOTICE_TITLES[kind]}（{number}）",
+                subject=_("%(title)s（%(number)s）", title=title, number=number),
                 body=body,
                 created_at=now,
             )

@@ -12,6 +12,8 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.exc import StaleDataError
 
 from oversight.extensions import db
@@ -22,7 +24,7 @@ from oversight.services.access import can
 from oversight.services.errors import Forbidden, IllegalTransition, InvalidData, StaleCase
 from workflows.engine import GuardContext, Transition
 
-REQUIRED_MESSAGE = "此项必填"
+REQUIRED_MESSAGE = _l("此项必填")
 
 
 def available_actions(case: Any, actor: Any) -> list[Transition]:
@@ -42,7 +44,8 @@ def refusal_reason(
     if t is None or not can(actor, f"fire:{trigger}", case):
         return Forbidden().message
     if case.state not in t.source:
-        return f"案件当前状态为「{case.state.label}」，不能执行「{t.label}」"
+        return _("案件当前状态为「%(state)s」，不能执行「%(action)s」",
+                 state=case.state.label, action=t.label)
     ctx = GuardContext(case=case, data=data, now=now, pack=registry.binding_for(case)
                        .pack_of(case), actor_id=actor.id)
     for guard in t.guards:
@@ -57,7 +60,7 @@ def refusal_reason(
             ).order_by(CaseEvent.seq.desc()).limit(1)
         ).scalar()
         if last == actor.id:
-            return "提出人不能审批自己的意见"
+            return _("提出人不能审批自己的意见")
     return None
 
 
@@ -81,7 +84,8 @@ def fire(
         raise Forbidden()
     if expected_version is not None and str(expected_version) != str(case.version):
         raise StaleCase()
-    missing = {name: REQUIRED_MESSAGE for name in t.needs if not str(data.get(name, "")).strip()}
+    missing = {name: str(REQUIRED_MESSAGE) for name in t.needs
+               if not str(data.get(name, "")).strip()}
     if missing:
         raise InvalidData(missing)
     refused = refusal_reason(case, trigger, actor, data, now)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 
 from flask import Flask, g, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
 from oversight import storage
@@ -23,14 +25,15 @@ def register_web(app: Flask) -> None:
     filters.register(app)
 
     login_manager.login_view = "staff.login"
-    login_manager.login_message = "请先登录"
+    login_manager.login_message = _l("请先登录")
+    login_manager.localize_callback = str  # flash a plain string, never a lazy one
     login_manager.session_protection = "basic"
 
     @login_manager.user_loader
     def _load_user(session_id: str):
         from oversight.models import User
 
-        user_id, _, nonce = session_id.partition(":")
+        user_id, _sep, nonce = session_id.partition(":")
         if not user_id.isdigit():
             return None
         user = db.session.get(User, int(user_id))
@@ -67,7 +70,7 @@ def register_web(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(e):
         return render_template("errors/400.html",
-                               message="页面已过期或来源无效，请返回上一页刷新后重新提交。"), 400
+                               message=_("页面已过期或来源无效，请返回上一页刷新后重新提交。")), 400
 
     @app.errorhandler(404)
     def _not_found(_e):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 
 from oversight.services.attachments import filesize
 from workflows.clocks import to_local
@@ -28,11 +29,11 @@ def register(app: Flask) -> None:
 
 
 #: Events that open a case rather than move it, so they are not rows of a state table.
-OPENING_EVENTS = {"submit": "提交", "receive_transfer": "由其他机关转来"}
+OPENING_EVENTS = {"submit": _l("提交"), "receive_transfer": _l("由其他机关转来")}
 
 
 def event_label(ev) -> str:
     from oversight.services import registry
 
     t = registry.spec_for(ev.case_type).transition(ev.trigger)
-    return t.label if t else OPENING_EVENTS.get(ev.trigger, ev.trigger)
+    return t.label if t else str(OPENING_EVENTS.get(ev.trigger, ev.trigger))

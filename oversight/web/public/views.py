@@ -79,9 +79,9 @@ def new_complaint():
                 except InvalidData as exc:
                     apply_errors(form, exc.errors)
         return render_template("public/complaint_form.html", form=form,
-                               upload_hint=attachments.ALLOWED_HINT), 400
+                               upload_hint=str(attachments.ALLOWED_HINT)), 400
     return render_template("public/complaint_form.html", form=form,
-                           upload_hint=attachments.ALLOWED_HINT)
+                           upload_hint=str(attachments.ALLOWED_HINT))
 
 
 @bp.get("/complaints/receipt")
@@ -140,7 +140,7 @@ def _render_case(complaint: Complaint, actor: PublicActor, status: int = 200, **
         withdraw_form=forms.get("withdraw_form") or ReasonForm(prefix="withdraw"),
         review_form=forms.get("review_form") or ReasonForm(prefix="review"),
         rate_form=forms.get("rate_form") or RateForm(),
-        upload_hint=attachments.ALLOWED_HINT,
+        upload_hint=str(attachments.ALLOWED_HINT),
     ), status
 
 
