@@ -35,6 +35,15 @@ class Organ(TimestampMixin, db.Model):
     def __repr__(self) -> str:
         return f"<Organ {self.code} {self.name}>"
 
+    @property
+    def full_name(self) -> str:
+        """The name as it heads a document: "北京市公安局朝阳分局三里屯派出所"."""
+        names, node = [], self
+        while node is not None:
+            names.append(node.name)
+            node = node.parent
+        return "".join(reversed(names))
+
     def contains(self, other: Organ) -> bool:
         """True when ``other`` is this organ or one of its descendants."""
         return other.path.startswith(self.path)

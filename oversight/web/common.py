@@ -19,11 +19,12 @@ def organ_tree() -> list[tuple[Organ, int]]:
 
 
 def category_choices() -> list[SelectChoice]:
-    """Category choices grouped by pack (optgroup = pack id); values are ``pack_id:code``."""
+    """Category choices grouped by pack (the optgroup shows the pack's short name); values
+    are ``pack_id:code``."""
     from workflows.policy import get_packs
 
     used = set(db.session.execute(sa.select(Organ.pack_id).distinct()).scalars())
-    return [SelectChoice(f"{pack.id}:{c.code}", c.label, optgroup=pack.id)
+    return [SelectChoice(f"{pack.id}:{c.code}", c.label, optgroup=pack.short_name)
             for pack in get_packs().values() if pack.id in used for c in pack.categories]
 
 

@@ -40,7 +40,7 @@ def _complaint_form() -> ComplaintForm:
     form = ComplaintForm()
     tree = organ_tree()
     form.organ_id.choices = [SelectChoice("", _("请选择"))] + [
-        SelectChoice(str(o.id), "　" * depth + o.name, render_kw={"data-pack": o.pack_id})
+        SelectChoice(str(o.id), "　" * depth + o.name, render_kw={"data-pack": o.pack.short_name})
         for o, depth in tree]
     form.category_code.choices = [SelectChoice("", _("请选择"))] + category_choices()
     return form

@@ -22,7 +22,15 @@ from flask_login import current_user, login_required, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
 from oversight.extensions import db
-from oversight.models import Attachment, Complaint, Notice, Organ, User
+from oversight.models import (
+    Attachment,
+    CaseClock,
+    ClockOutcome,
+    Complaint,
+    Notice,
+    Organ,
+    User,
+)
 from oversight.models.base import utcnow
 from oversight.services import attachments, clocks, complaints, notices, throttle, workflow
 from oversight.services.access import can, scope_filter
@@ -119,9 +127,17 @@ def queue():
         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     ).scalars())
     organs = [(o, d) for o, d in organ_tree() if o.path.startswith(current_user.organ.path)]
+    # The nearest running statutory deadline of each listed case, in one query.
+    due = dict(db.session.execute(
+        sa.select(CaseClock.case_id, sa.func.min(CaseClock.due_at))
+        .where(CaseClock.case_type == "complaint", CaseClock.outcome == ClockOutcome.RUNNING,
+               CaseClock.case_id.in_([c.id for c in rows]))
+        .group_by(CaseClock.case_id)
+    ).all()) if rows else {}
     return render_template("staff/queue.html", rows=rows, total=total, page=page,
                            pages=max(1, -(-total // PAGE_SIZE)), state=state, organ=organ,
-                           states=list(ComplaintState), organs=organs)
+                           states=list(ComplaintState), organs=organs, due=due,
+                           now=utcnow())
 
 
 def _action_form(case: Complaint) -> ActionForm:
@@ -142,16 +158,24 @@ def _render_case(case: Complaint, form: ActionForm | None = None, open_action: s
     now = utcnow()
     blocked = {t.trigger: workflow.refusal_reason(case, t.trigger, current_user, {}, now)
                for t in actions}
+    timeline = workflow.history(case)
     return render_template(
         "staff/case.html", case=case, actions=actions, blocked=blocked,
         form=form or _action_form(case), blank_form=_action_form(case),
         open_action=open_action,
         identity=complaints.identity_for(current_user, case),
-        timeline=workflow.history(case), clocks=clocks.for_case(case),
+        timeline=timeline, clocks=clocks.for_case(case),
         notices=notices.for_case(case), files=attachments.for_case(case),
-        users={u.id: u for u in db.session.execute(sa.select(User)).scalars()},
+        users=_actors(timeline),
         now=now,
     ), status
+
+
+def _actors(timeline) -> dict[int, User]:
+    ids = {ev.actor_id for ev in timeline if ev.actor_id}
+    if not ids:
+        return {}
+    return {u.id: u for u in db.session.execute(sa.select(User).where(User.id.in_(ids))).scalars()}
 
 
 @bp.get("/complaints/<int:case_id>")
