@@ -31,10 +31,10 @@ def test_queue_query_count_does_not_grow_with_rows(client, demo):
     for _ in range(2):
         for _ in range(3):
             make_complaint()
-        statements = []
+        statements: list[int] = []
 
-        def count(*_args):
-            statements.append(1)
+        def count(*_args, _seen=statements):
+            _seen.append(1)
 
         sa.event.listen(db.engine, "before_cursor_execute", count)
         try:
