@@ -30,7 +30,7 @@ def in_scope(actor: Any, organ: Organ) -> bool:
 
 def can(actor: Any, action: str, case: Any = None) -> bool:
     """May ``actor`` perform ``action`` (``view``, ``view_identity``, ``download``,
-    ``queue``, ``admin``, or ``fire:<trigger>``) on ``case``?"""
+    ``queue``, ``admin``, ``own_record``, or ``fire:<trigger>``) on ``case``?"""
     if actor is None:
         return False
     if isinstance(actor, PublicActor):
@@ -46,6 +46,8 @@ def can(actor: Any, action: str, case: Any = None) -> bool:
         return role is Role.ADMIN
     if action == "queue":
         return role in CASE_ROLES
+    if action == "own_record":
+        return role is Role.OFFICER and actor.officer_id is not None
     if case is None:
         return False
     if role not in CASE_ROLES or not in_scope(actor, case.organ):

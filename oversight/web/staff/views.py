@@ -106,6 +106,8 @@ def queue():
     if not can(current_user, "queue"):
         if can(current_user, "admin"):
             return redirect(url_for("admin.index"))
+        if can(current_user, "own_record"):
+            return redirect(url_for("staff.me"))
         abort(403)
     state = request.args.get("state", "")
     organ = request.args.get("organ", "")
@@ -138,6 +140,15 @@ def queue():
                            pages=max(1, -(-total // PAGE_SIZE)), state=state, organ=organ,
                            states=list(ComplaintState), organs=organs, due=due,
                            now=utcnow())
+
+
+@bp.get("/me")
+def me():
+    """The officer's own roster record. Complaints about them are not shown here: an
+    officer learns of a matter when the disciplinary procedure notifies them."""
+    if not can(current_user, "own_record"):
+        abort(403)
+    return render_template("staff/me.html", officer=current_user.officer)
 
 
 def _action_form(case: Complaint) -> ActionForm:
