@@ -163,6 +163,11 @@ TRANSITIONS = (
     Transition("rate", N_("评价办理"), (S.NOTIFIED, S.UNDER_REVIEW, S.CLOSED), None,
                frozenset({Role.PUBLIC}), needs=("rating",), guards=(_not_yet_rated,),
                public=True, style="secondary"),
+    # A merged complaint was promised the result of the case it joined: when that case's
+    # outcome notice is issued, the system sends each merged complainant theirs.
+    Transition("share_outcome", N_("告知合并办理结果"), (S.MERGED,), None,
+               frozenset({Role.SYSTEM}), rule="complainant_told_result", notice="outcome",
+               public=True),
 )
 
 COMPLAINT = CaseType(

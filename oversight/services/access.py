@@ -39,6 +39,10 @@ def can(actor: Any, action: str, case: Any = None) -> bool:
         if action.startswith("fire:"):
             return _role_may_fire(Role.PUBLIC, case, action[5:])
         return action in PUBLIC_ACTIONS
+    if getattr(actor, "role", None) is Role.SYSTEM:
+        # Scheduled and cascading work: only the table rows written for the system.
+        return case is not None and action.startswith("fire:") \
+            and _role_may_fire(Role.SYSTEM, case, action[5:])
     if not _is_staff(actor) or not actor.active:
         return False
     role = actor.role

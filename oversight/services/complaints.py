@@ -17,7 +17,7 @@ from oversight.extensions import db
 from oversight.models import ComplainantIdentity, Complaint, Officer, Organ
 from oversight.services import attachments, clocks, events, numbering, registry, throttle
 from oversight.services.access import can
-from oversight.services.actors import PublicActor
+from oversight.services.actors import PublicActor, SystemActor
 from oversight.services.errors import InvalidData, NotFound, Throttled
 from oversight.services.registry import CaseTypeBinding
 from workflows.clocks import due_at
@@ -254,7 +254,19 @@ def _issue_notice(case: Complaint, actor: Any, data: dict, now: dt.datetime) -> 
     limit = case.pack.limit("review_request")
     case.notified_at = now
     case.review_deadline_at = due_at(now, limit.amount, limit.unit.value)
-    return {"review_deadline": case.review_deadline_at.isoformat()}
+    from oversight.services.workflow import fire
+
+    merged = db.session.execute(
+        sa.select(Complaint).where(Complaint.merged_into_id == case.id,
+                                   Complaint.state == ComplaintState.MERGED)
+        .order_by(Complaint.id)
+    ).scalars().all()
+    for other in merged:
+        fire(other, "share_outcome", SystemActor(), now=now)
+    payload = {"review_deadline": case.review_deadline_at.isoformat()}
+    if merged:
+        payload["shared_with"] = [other.number for other in merged]
+    return payload
 
 
 def _rate(case: Complaint, actor: Any, data: dict, now: dt.datetime) -> dict:
@@ -308,11 +320,14 @@ def notice_context(case: Complaint, kind: str, now: dt.datetime) -> dict:
     identity = db.session.get(ComplainantIdentity, case.id)
     last = {ev.trigger: ev for ev in _events(case)}
     review_limit = pack.limit("review_request")
+    # A merged complaint is told the outcome of the case it joined.
+    outcome = case.merged_into if case.state is ComplaintState.MERGED else case
     return {
         "organ": case.organ,
         "pack": pack,
         "category": case.category,
-        "finding": case.finding,
+        "outcome": outcome,
+        "finding": outcome.finding,
         "refusal": last.get("propose_refusal"),
         "transfer_to": case.transferred_to,
         "merged_into": case.merged_into,

@@ -255,3 +255,24 @@ def test_tampering_is_detected(demo, tamper):
             db.session.execute(sa.delete(table).where(table.c.seq == 2))
     breaks = list(events.verify_chains())
     assert breaks and breaks[0].seq in (2, 3)
+
+
+def test_merged_complainants_receive_the_outcome(demo):
+    joined, _ = make_complaint(name="李四", email="li@example.com",
+                               narrative="同一事件：辅警在三里屯路口推搡群众，我也在现场目睹。")
+    target, _ = make_complaint()
+    with unit_of_work():
+        workflow.fire(joined, "merge", user("intake"), {"target_number": target.number,
+                                                        "reason": "同一事项"})
+    run(target, HAPPY_PATH)
+    shared = db.session.execute(sa.select(Notice).where(
+        Notice.case_id == joined.id, Notice.kind == "outcome")).scalar_one()
+    assert target.number in shared.body and target.facts in shared.body
+    assert "属实" in shared.body and "王小明" not in shared.body
+    assert joined.state is ComplaintState.MERGED
+    last = workflow.history(joined)[-1]
+    assert last.trigger == "share_outcome" and last.actor_role.value == "system"
+    assert last.public and last.payload["notice"] == shared.number
+    mails = db.session.execute(sa.select(MailOutbox.recipient)).scalars().all()
+    assert "li@example.com" in mails
+    assert list(events.verify_chains()) == []

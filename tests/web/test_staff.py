@@ -71,6 +71,7 @@ STAFF_ROUTES = [
     ("GET", "/staff/notices/{notice}"),
     ("GET", "/staff/workflow/complaint"),
     ("GET", "/staff/workflow/complaint.svg"),
+    ("GET", "/staff/me"),
     ("POST", "/staff/complaints/{case}/transfer"),
     ("POST", "/staff/complaints/{case}/merge"),
     ("POST", "/staff/logout"),
@@ -258,7 +259,8 @@ def test_upper_organ_sees_lower_cases_but_not_siblings(client, case):
 
 def test_officer_and_admin_have_no_queue(app, client, demo, case):
     login(client, demo, "officer")
-    assert client.get("/staff/").status_code == 403
+    response = client.get("/staff/")
+    assert response.status_code == 302 and response.headers["Location"] == "/staff/me"
     assert client.get(f"/staff/complaints/{case.id}").status_code == 404
     admin = app.test_client()
     login(admin, demo, "admin")
