@@ -81,3 +81,30 @@ def test_demo_passwords_are_random(app):
     db.session.rollback()
     assert set(first) == {"intake", "inspector", "leader", "admin", "officer"}
     assert all(first[k] != second[k] and len(first[k]) >= 12 for k in first)
+
+
+def test_run_migrates_seeds_once_and_serves(tmp_path, monkeypatch):
+    """`oversight run` on an empty database: migrations, demo data, logins printed, serve."""
+    import werkzeug.serving
+    from flask.testing import FlaskCliRunner
+
+    from oversight.models import Organ
+
+    served = []
+    monkeypatch.setattr(werkzeug.serving, "run_simple",
+                        lambda host, port, app, **kw: served.append((host, port)))
+    # Always a fresh SQLite file: the shared PostgreSQL test schema is built by create_all,
+    # and migrations against it are covered by test_migrations.py.
+    app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'run.db'}")
+    runner = FlaskCliRunner(app)
+    cli = build_cli()
+    first = runner.invoke(cli, ["run", "--port", "5099"])
+    assert first.exit_code == 0, first.output
+    assert "intake" in first.output and "http://127.0.0.1:5099/" in first.output
+    assert served == [("127.0.0.1", 5099)]
+    second = runner.invoke(cli, ["run", "--port", "5099"])
+    assert second.exit_code == 0 and "intake" not in second.output  # seeded only once
+    with app.app_context():
+        assert db.session.execute(sa.select(sa.func.count(Organ.id))).scalar() > 5
+        db.session.remove()
+        db.engine.dispose()
