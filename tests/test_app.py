@@ -63,6 +63,7 @@ def test_cli_seed_verify_and_create_user(tmp_path, app):
         conn.execute(sa.text("UPDATE case_event SET reason = 'forged'"))
     bad = runner.invoke(cli, ["verify-log"])
     assert bad.exit_code == 1 and "BROKEN" in bad.output
+    db.session.remove()
     created = runner.invoke(cli, ["create-user", "--username", "new", "--name", "新人",
                                   "--role", "inspector", "--organ", "BJ-HD",
                                   "--password", "a-long-password"])
@@ -70,6 +71,24 @@ def test_cli_seed_verify_and_create_user(tmp_path, app):
     short = runner.invoke(cli, ["create-user", "--username", "x", "--name", "x", "--role",
                                 "intake", "--organ", "BJ", "--password", "short"])
     assert short.exit_code != 0 and "10" in short.output
+
+
+def test_verify_log_detects_an_altered_notice(app, demo):
+    from helpers import user
+
+    from oversight.services import workflow
+    from oversight.services.uow import unit_of_work
+
+    case, _ = make_complaint()
+    with unit_of_work():
+        workflow.fire(case, "accept", user("intake"))
+    runner, cli = app.test_cli_runner(), build_cli()
+    assert runner.invoke(cli, ["verify-log"]).exit_code == 0
+    db.session.remove()
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE notice SET body = body || '（已修改）'"))
+    bad = runner.invoke(cli, ["verify-log"])
+    assert bad.exit_code == 1 and "BROKEN notice GZ" in bad.output
 
 
 def test_demo_passwords_are_random(app):

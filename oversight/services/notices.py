@@ -71,3 +71,14 @@ def for_case(case: Any, public_only: bool = False) -> list[Notice]:
     if public_only:
         q = q.where(Notice.public.is_(True))
     return list(db.session.execute(q.order_by(Notice.issued_at, Notice.id)).scalars())
+
+
+def verify_notices():
+    """Yield the numbers of notices whose text no longer matches the hash taken at issue."""
+    rows = db.session.execute(
+        sa.select(Notice.number, Notice.body, Notice.sha256).order_by(Notice.id)
+        .execution_options(yield_per=500)
+    )
+    for number, body, digest in rows:
+        if hashlib.sha256(body.encode()).hexdigest() != digest:
+            yield number

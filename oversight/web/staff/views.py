@@ -15,6 +15,7 @@ from flask import (
     render_template,
     request,
     send_file,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -74,6 +75,7 @@ def login():
             else:
                 throttle.record_failure(key, now, window)
         if ok:
+            session.clear()  # a fresh session at login: nothing from before carries over
             login_user(user)
             return redirect(_safe_next(form.next.data))
         error = _("用户名或密码错误，或账号已被锁定，请稍后再试")
