@@ -33,6 +33,8 @@ class Complaint(TimestampMixin, db.Model):
     incident_place: Mapped[str] = mapped_column(sa.String(200), default="")
     narrative: Mapped[str] = mapped_column(sa.Text)
     access_code_hash: Mapped[str] = mapped_column(sa.String(128))
+    #: sha256 of the form's one-time submission key: a resubmitted form files nothing twice
+    submission_key_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     finding: Mapped[Finding | None] = mapped_column(enum_column(Finding))
     facts: Mapped[str] = mapped_column(sa.Text, default="")
     handling: Mapped[str] = mapped_column(sa.Text, default="")

@@ -12,13 +12,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
 from oversight.extensions import db
 from oversight.models import ComplainantIdentity, Complaint, Officer, Organ
 from oversight.services import attachments, clocks, events, numbering, registry, throttle
 from oversight.services.access import can
 from oversight.services.actors import PublicActor, SystemActor
-from oversight.services.errors import InvalidData, NotFound, Throttled
+from oversight.services.errors import AlreadySubmitted, InvalidData, NotFound, Throttled
 from oversight.services.registry import CaseTypeBinding
 from workflows.clocks import due_at
 from workflows.complaint import COMPLAINT, FILING_CLOCKS, ComplaintKind, ComplaintState, Finding
@@ -68,10 +69,25 @@ class ComplaintInput:
     incident_at: dt.datetime | None = None
     incident_place: str = ""
     files: list[attachments.Upload] = field(default_factory=list)
+    submission_key: str = ""
+
+
+def _key_hash(key: str) -> str | None:
+    return hashlib.sha256(key.encode()).hexdigest() if key else None
 
 
 def submit(data: ComplaintInput, now: dt.datetime) -> tuple[Complaint, str]:
-    """File a complaint. Returns it with the access code, which exists only here."""
+    """File a complaint. Returns it with the access code, which exists only here.
+
+    A form submitted again with the same one-time key (a double tap, a refresh of the
+    receipt) raises AlreadySubmitted instead of filing a second case."""
+    key_hash = _key_hash(data.submission_key)
+    if key_hash:
+        existing = db.session.execute(
+            sa.select(Complaint.number).where(Complaint.submission_key_hash == key_hash)
+        ).scalar()
+        if existing:
+            raise AlreadySubmitted(existing)
     errors: dict[str, str] = {}
     organ = db.session.get(Organ, data.organ_id)
     if organ is None:
@@ -117,11 +133,22 @@ def submit(data: ComplaintInput, now: dt.datetime) -> tuple[Complaint, str]:
         incident_place=data.incident_place.strip(),
         narrative=data.narrative.strip(),
         access_code_hash=hash_code(code),
+        submission_key_hash=key_hash,
         created_at=now,
         updated_at=now,
     )
-    db.session.add(complaint)
-    db.session.flush()
+    try:
+        # A savepoint: if a concurrent request with the same one-time key won the race,
+        # the unique index refuses this row and the transaction stays usable.
+        with db.session.begin_nested():
+            db.session.add(complaint)
+    except IntegrityError:
+        if key_hash is None:
+            raise
+        number = db.session.execute(
+            sa.select(Complaint.number).where(Complaint.submission_key_hash == key_hash)
+        ).scalar_one()
+        raise AlreadySubmitted(number) from None
     db.session.add(ComplainantIdentity(
         complaint_id=complaint.id,
         name="" if data.anonymous else data.name.strip(),

@@ -47,3 +47,11 @@ class InvalidData(ServiceError):
 class Throttled(ServiceError):
     def __init__(self, message: str | None = None):
         super().__init__(message or _("尝试次数过多，请稍后再试"))
+
+
+class AlreadySubmitted(ServiceError):
+    """The same form was submitted before; ``number`` is the case it filed."""
+
+    def __init__(self, number: str):
+        super().__init__(_("该投诉已经提交过，案件编号 %(number)s。", number=number))
+        self.number = number

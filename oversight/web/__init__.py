@@ -63,7 +63,7 @@ def register_web(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         if request.endpoint and (request.endpoint.startswith("staff.")
                                  or request.endpoint.startswith("public.track")
-                                 or request.endpoint.startswith("public.receipt")):
+                                 or request.endpoint == "public.new_complaint"):
             response.headers["Cache-Control"] = "no-store"
         return response
 

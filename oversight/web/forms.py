@@ -57,6 +57,7 @@ class ComplaintForm(FlaskForm):
         DataRequired(message=_l("请描述事情经过")),
         Length(min=20, max=5000, message=_l("事情经过请写 20 到 5000 字"))])
     files = MultipleFileField(_l("证据材料（最多 5 个：图片、PDF 或视频）"))
+    submission_key = HiddenField()
 
 
 class TrackForm(FlaskForm):

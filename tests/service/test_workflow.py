@@ -276,3 +276,26 @@ def test_merged_complainants_receive_the_outcome(demo):
     mails = db.session.execute(sa.select(MailOutbox.recipient)).scalars().all()
     assert "li@example.com" in mails
     assert list(events.verify_chains()) == []
+
+
+def test_same_submission_key_files_once_even_when_the_check_is_raced(demo, monkeypatch):
+    from oversight.services.errors import AlreadySubmitted
+
+    first, _ = make_complaint(submission_key="k-123")
+    # Simulate the race: the pre-check runs before the first request committed.
+    real_execute = db.session.execute
+    calls = []
+
+    def blind_first_check(statement, *args, **kwargs):
+        text = str(statement)
+        if "submission_key_hash" in text and not calls and "SELECT complaint.number" in text:
+            calls.append(1)
+            return real_execute(sa.select(sa.null()).where(sa.false()), *args, **kwargs)
+        return real_execute(statement, *args, **kwargs)
+
+    monkeypatch.setattr(db.session, "execute", blind_first_check)
+    with pytest.raises(AlreadySubmitted) as info:
+        make_complaint(submission_key="k-123")
+    assert calls and info.value.number == first.number
+    monkeypatch.undo()
+    assert db.session.execute(sa.select(sa.func.count(Complaint.id))).scalar() == 1

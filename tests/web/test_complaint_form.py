@@ -71,21 +71,25 @@ def complaint_count() -> int:
 
 
 def test_valid_submission_shows_receipt_once_and_stores_only_a_hash(client, demo):
-    response = post_complaint(client, valid_form(), files=[(PNG_BYTES, "photo.png")])
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/complaints/receipt"
-
-    receipt = client.get("/complaints/receipt")
-    assert receipt.status_code == 200
-    html = receipt.get_data(as_text=True)
+    form_page = client.get("/complaints/new").get_data(as_text=True)
+    key = re.search(r'name="submission_key" type="hidden" value="([^"]+)"', form_page).group(1)
+    payload = valid_form(submission_key=key)
+    response = post_complaint(client, payload, files=[(PNG_BYTES, "photo.png")])
+    assert response.status_code == 200  # the receipt is this response, never a redirect
+    html = response.get_data(as_text=True)
     number = re.search(r'id="case-number">([^<]+)<', html).group(1)
     code = re.search(r'id="access-code">([^<]+)<', html).group(1)
     assert CODE_RE.fullmatch(code), code
-    assert receipt.headers["Cache-Control"] == "no-store"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Set-Cookie" not in response.headers or code not in response.headers["Set-Cookie"]
 
-    again = client.get("/complaints/receipt", follow_redirects=True)
-    assert code not in again.get_data(as_text=True)
-    assert again.request.path == "/track"
+    # The same form again (a refresh, a double tap) files nothing and shows no code.
+    again = post_complaint(client, valid_form(submission_key=key),
+                           files=[(PNG_BYTES, "photo.png")])
+    again_html = again.get_data(as_text=True)
+    assert again.status_code == 200 and number in again_html
+    assert code not in again_html and 'id="access-code"' not in again_html
+    assert complaint_count() == 1
 
     db.session.rollback()
     complaint = db.session.execute(
@@ -107,7 +111,7 @@ def test_valid_submission_shows_receipt_once_and_stores_only_a_hash(client, demo
 
 def test_incident_time_is_read_as_beijing_time(client, demo):
     response = post_complaint(client, valid_form(incident_at="2026-11-20T08:00"))
-    assert response.status_code == 302
+    assert response.status_code == 200
     db.session.rollback()
     complaint = db.session.execute(sa.select(Complaint)).scalar_one()
     assert complaint.incident_at == dt.datetime(2026, 11, 20, 0, 0, tzinfo=dt.UTC)
@@ -115,7 +119,7 @@ def test_incident_time_is_read_as_beijing_time(client, demo):
 
 def test_anonymous_submission_needs_no_name_or_contact(client, demo):
     response = post_complaint(client, valid_form(anonymous="y", name="", phone="", email=""))
-    assert response.status_code == 302
+    assert response.status_code == 200
     assert complaint_count() == 1
 
 
@@ -269,7 +273,8 @@ def test_complaint_form_accepts_its_own_csrf_token(csrf_client):
     data["csrf_token"] = token
     response = csrf_client.post("/complaints/new", data=data,
                                 content_type="multipart/form-data")
-    assert response.status_code == 302
+    assert response.status_code == 200 and 'id="access-code"' in response.get_data(
+        as_text=True)
     assert complaint_count() == 1
 
 

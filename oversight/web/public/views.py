@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
@@ -14,6 +15,7 @@ from oversight.models.base import utcnow
 from oversight.services import attachments, clocks, complaints, notices, workflow
 from oversight.services.actors import PublicActor
 from oversight.services.errors import (
+    AlreadySubmitted,
     IllegalTransition,
     InvalidData,
     NotFound,
@@ -63,6 +65,7 @@ def new_complaint():
                 incident_at=(form.incident_at.data.replace(tzinfo=LOCAL_TZ)
                              if form.incident_at.data else None),
                 incident_place=form.incident_place.data or "", files=uploads,
+                submission_key=form.submission_key.data or "",
             )
             organ = db.session.get(Organ, form.organ_id.data)
             if organ is not None and organ.pack_id != pack_id:
@@ -74,22 +77,20 @@ def new_complaint():
                 try:
                     with unit_of_work():
                         complaint, code = complaints.submit(data, utcnow())
-                    session["receipt"] = {"number": complaint.number, "code": code}
-                    return redirect(url_for("public.receipt"))
+                    # The code is shown in this response only: it is never put in a
+                    # cookie or stored, so the receipt cannot be replayed.
+                    return render_template("public/receipt.html", number=complaint.number,
+                                           code=code)
+                except AlreadySubmitted as exc:
+                    return render_template("public/receipt.html", number=exc.number,
+                                           code=None)
                 except InvalidData as exc:
                     apply_errors(form, exc.errors)
         return render_template("public/complaint_form.html", form=form,
                                upload_hint=str(attachments.ALLOWED_HINT)), 400
+    form.submission_key.data = secrets.token_urlsafe(24)
     return render_template("public/complaint_form.html", form=form,
                            upload_hint=str(attachments.ALLOWED_HINT))
-
-
-@bp.get("/complaints/receipt")
-def receipt():
-    data = session.pop("receipt", None)
-    if not data:
-        return redirect(url_for("public.track"))
-    return render_template("public/receipt.html", number=data["number"], code=data["code"])
 
 
 @bp.route("/track", methods=["GET", "POST"])

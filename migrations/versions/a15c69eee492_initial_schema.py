@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 3291a34d727c
+Revision ID: a15c69eee492
 Revises: 
-Create Date: 2026-11-25 15:03:35.466758
+Create Date: 2026-11-25 16:08:04.955993
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '3291a34d727c'
+revision = 'a15c69eee492'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -145,6 +145,7 @@ def upgrade():
     sa.Column('incident_place', sa.String(length=200), nullable=False),
     sa.Column('narrative', sa.Text(), nullable=False),
     sa.Column('access_code_hash', sa.String(length=128), nullable=False),
+    sa.Column('submission_key_hash', sa.String(length=64), nullable=True),
     sa.Column('finding', sa.Enum('substantiated', 'partly', 'unsubstantiated', 'unfounded', name='finding', native_enum=False, length=32), nullable=True),
     sa.Column('facts', sa.Text(), nullable=False),
     sa.Column('handling', sa.Text(), nullable=False),
@@ -167,7 +168,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['transferred_from_id'], ['complaint.id'], name=op.f('fk_complaint_transferred_from_id_complaint')),
     sa.ForeignKeyConstraint(['transferred_to_id'], ['complaint.id'], name=op.f('fk_complaint_transferred_to_id_complaint')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_complaint')),
-    sa.UniqueConstraint('number', name=op.f('uq_complaint_number'))
+    sa.UniqueConstraint('number', name=op.f('uq_complaint_number')),
+    sa.UniqueConstraint('submission_key_hash', name=op.f('uq_complaint_submission_key_hash'))
     )
     with op.batch_alter_table('complaint', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_complaint_officer_id'), ['officer_id'], unique=False)
