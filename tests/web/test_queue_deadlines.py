@@ -19,7 +19,7 @@ def test_queue_shows_nearest_deadline_and_overdue(client, demo):
     login(client, demo, "intake")
     html = client.get("/staff/").get_data(as_text=True)
     rows = {m.group(1): m.group(0) for m in re.finditer(
-        r"<tr>\s*<td><a href=\"[^\"]+\">(TS\d+)</a>.*?</tr>", html, re.S)}
+        r"<tr>\s*<td[^>]*><a href=\"[^\"]+\">(TS\d+)</a>.*?</tr>", html, re.S)}
     due_fresh = to_local(utcnow() + dt.timedelta(days=15)).strftime("%Y-%m-%d")
     assert due_fresh in rows[fresh.number] and "已超期" not in rows[fresh.number]
     assert "已超期" in rows[late.number]
