@@ -70,7 +70,16 @@ _OUTCOME_LABELS = {"running": _l("计时中"), "met": _l("按期完成"), "breac
 CLOCK_LABELS = {
     "acknowledge": _l("告知是否受理"),
     "conclude": _l("办结"),
+    "extend_max": _l("延长办理期限（最长）"),
     "review_answer": _l("答复复查申请"),
+    "review_request": _l("申请复查"),
+    "recheck_request": _l("请求复核"),
+    "recheck_answer": _l("答复复核请求"),
+    "recusal_decide": _l("作出回避决定"),
+    "recusal_reconsider_request": _l("申请回避复议"),
+    "recusal_reconsider_answer": _l("答复回避复议"),
+    "statement_window": _l("陈述申辩"),
+    "appeal_window": _l("提出申诉"),
 }
 
 #: A clock's unit after its amount ("15 个工作日").

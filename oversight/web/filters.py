@@ -26,9 +26,39 @@ def register(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(local_date, "local_date")
     app.add_template_global(event_label, "event_label")
+    app.add_template_global(rule_label, "rule_label")
+    app.add_template_global(limit_label, "limit_label")
 
 
 #: Events that open a case rather than move it, so they are not rows of a state table.
+#: What each policy-pack rule is about, for pages that list a pack's rules.
+RULE_LABELS = {
+    "complaint_channel": _l("投诉举报的受理与处理"),
+    "complainant_told_result": _l("向投诉人告知处理结果"),
+    "officer_statement": _l("辅警的陈述申辩"),
+    "recusal_grounds": _l("回避事由"),
+    "recusal_applicants": _l("回避申请人"),
+    "suspension": _l("调查期间暂停履职"),
+    "measures": _l("处理措施"),
+    "recovery": _l("赔偿后追偿"),
+    "clarification": _l("不实投诉的澄清"),
+    "appeal_right": _l("申诉权利"),
+    "complaint_refusal": _l("不予受理"),
+    "complaint_transfer": _l("转办"),
+    "complaint_review": _l("复查"),
+}
+
+
+def rule_label(key: str) -> str:
+    return str(RULE_LABELS.get(key, key))
+
+
+def limit_label(key: str) -> str:
+    from oversight.models.records import CLOCK_LABELS
+
+    return str(CLOCK_LABELS.get(key, key))
+
+
 OPENING_EVENTS = {"submit": _l("提交"), "receive_transfer": _l("由其他机关转来")}
 
 

@@ -72,6 +72,7 @@ STAFF_ROUTES = [
     ("GET", "/staff/workflow/complaint"),
     ("GET", "/staff/workflow/complaint.svg"),
     ("GET", "/staff/me"),
+    ("GET", "/staff/packs/beijing-2022"),
     ("POST", "/staff/complaints/{case}/transfer"),
     ("POST", "/staff/complaints/{case}/merge"),
     ("POST", "/staff/logout"),

@@ -257,6 +257,18 @@ def notice(number: str):
     return render_template("notices/show.html", notice=n, case=complaint, public=False)
 
 
+@bp.get("/packs/<pack_id>")
+def pack(pack_id: str):
+    """Every rule, category, measure and time limit of a policy pack, with the words it
+    rests on: what staff cite, and what an auditor checks them against."""
+    from workflows.policy import get_packs
+
+    found = get_packs().get(pack_id)
+    if found is None:
+        abort(404)
+    return render_template("staff/pack.html", pack=found, packs=get_packs())
+
+
 @bp.get("/workflow/complaint")
 def complaint_workflow():
     return render_template("staff/workflow.html", spec=COMPLAINT)
