@@ -20,7 +20,8 @@ def test_staff_pages_fit_a_phone(new_page, live_server, console):
     page.fill("#username", "intake")
     page.fill("#password", live_server.passwords["intake"])
     page.click("main button[type=submit]")
-    for path in ("/staff/", f"/staff/complaints/{case_id}", "/staff/workflow/complaint"):
+    for path in ("/staff/", f"/staff/complaints/{case_id}", "/staff/workflow/complaint",
+                 "/staff/packs/yunnan-2024"):
         page.goto(live_server.url + path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, f"{path} is {width}px wide"
