@@ -150,6 +150,12 @@ class CaseType:
         names = set(self.machine.get_triggers(state))
         return [t for t in self.transitions if t.trigger in names and role in t.roles]
 
+    def states_awaiting(self, role: Role) -> frozenset[LabeledState]:
+        """States in which ``role`` is the one to move the case on (a state-changing row
+        of the table is theirs): the role's to-do list, derived from the table."""
+        return frozenset(s for t in self.transitions if not t.internal and role in t.roles
+                         for s in t.source)
+
     def move(self, case: Any, trigger: str) -> None:
         """Move ``case.state`` through the shared machine (raises MachineError if illegal)."""
         self.machine.events[trigger].trigger(case)

@@ -77,3 +77,13 @@ def test_rule_keys_exist_in_every_pack():
                 assert pack.rule(t.rule).citation.label
             for key in t.starts + t.stops + t.cancels:
                 assert pack.limit(key).amount > 0
+
+
+def test_states_awaiting_each_role_come_from_the_table():
+    S = ComplaintState
+    assert COMPLAINT.states_awaiting(Role.LEADER) == {S.REFUSAL_PENDING,
+                                                      S.CONCLUSION_PENDING, S.UNDER_REVIEW}
+    assert COMPLAINT.states_awaiting(Role.INSPECTOR) == {S.ACCEPTED, S.INVESTIGATING,
+                                                         S.CONCLUDED}
+    assert S.SUBMITTED in COMPLAINT.states_awaiting(Role.INTAKE)
+    assert COMPLAINT.states_awaiting(Role.OFFICER) == frozenset()

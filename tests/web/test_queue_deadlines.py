@@ -56,3 +56,26 @@ def test_notice_is_headed_with_the_full_organ_name(demo):
         workflow.fire(case, "accept", user("intake"))
     body = db.session.execute(sa.select(Notice.body)).scalar_one()
     assert body.startswith("北京市公安局朝阳分局\n")
+
+
+def test_todo_lists_what_waits_for_this_role_oldest_first(client, demo):
+    from helpers import user
+
+    from oversight.services import workflow
+    from oversight.services.uow import unit_of_work
+
+    older, _ = make_complaint(now=utcnow() - dt.timedelta(days=3))
+    newer, _ = make_complaint()
+    untouched, _ = make_complaint()
+    for case in (older, newer):
+        for trigger, who, data in (
+                ("accept", "intake", {}), ("start_investigation", "inspector", {}),
+                ("propose_conclusion", "inspector",
+                 {"finding": "partly", "facts": "部分属实", "handling": "批评教育"})):
+            with unit_of_work():
+                workflow.fire(case, trigger, user(who), data)
+    login(client, demo, "leader")
+    html = client.get("/staff/?state=todo").get_data(as_text=True)
+    assert "待我处理 2 件" in html
+    assert html.index(older.number) < html.index(newer.number)
+    assert untouched.number not in html.split("</thead>", 1)[1]

@@ -115,10 +115,15 @@ def queue():
     organ = request.args.get("organ", "")
     page = max(1, request.args.get("page", 1, type=int))
     q = sa.select(Complaint).where(scope_filter(current_user, Complaint.organ_id))
+    awaiting = sorted(COMPLAINT.states_awaiting(current_user.role), key=lambda s: s.value)
+    oldest_first = False
     if state in {s.value for s in ComplaintState}:
         q = q.where(Complaint.state == ComplaintState(state))
     elif state == "open":
         q = q.where(Complaint.state.not_in(list(COMPLAINT.terminal)))
+    elif state == "todo":
+        q = q.where(Complaint.state.in_(awaiting))
+        oldest_first = True  # first come, first served
     if organ.isdigit():
         chosen = db.session.get(Organ, int(organ))
         if chosen is not None and chosen.path.startswith(current_user.organ.path):
@@ -127,10 +132,15 @@ def queue():
     total = db.session.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar()
     rows = list(db.session.execute(
         q.options(sa.orm.joinedload(Complaint.organ))
-        .order_by(Complaint.created_at.desc(), Complaint.id.desc())
+        .order_by(*((Complaint.created_at, Complaint.id) if oldest_first
+                    else (Complaint.created_at.desc(), Complaint.id.desc())))
         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     ).scalars())
     organs = [(o, d) for o, d in organ_tree() if o.path.startswith(current_user.organ.path)]
+    todo = db.session.execute(
+        sa.select(sa.func.count(Complaint.id)).where(
+            scope_filter(current_user, Complaint.organ_id), Complaint.state.in_(awaiting))
+    ).scalar()
     # The nearest running statutory deadline of each listed case, in one query.
     due = dict(db.session.execute(
         sa.select(CaseClock.case_id, sa.func.min(CaseClock.due_at))
@@ -140,7 +150,7 @@ def queue():
     ).all()) if rows else {}
     return render_template("staff/queue.html", rows=rows, total=total, page=page,
                            pages=max(1, -(-total // PAGE_SIZE)), state=state, organ=organ,
-                           states=list(ComplaintState), organs=organs, due=due,
+                           states=list(ComplaintState), organs=organs, due=due, todo=todo,
                            now=utcnow())
 
 
