@@ -33,18 +33,20 @@ def test_database_url_switches_to_postgresql(tmp_path, monkeypatch):
 
 
 def test_sqlite_pragmas_and_immediate_writes(app):
-    if db.engine.dialect.name != "sqlite":
-        return
-    with db.engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
-        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     statements = []
     sa.event.listen(db.engine, "before_cursor_execute",
                     lambda *a: statements.append(a[2]))
     client = app.test_client()
     client.post("/track", data={"number": "TS1", "code": "x"})
+    if db.engine.dialect.name != "sqlite":
+        # PostgreSQL needs none of it: row locks and MVCC do the work.
+        assert "BEGIN IMMEDIATE" not in statements
+        return
     assert "BEGIN IMMEDIATE" in statements
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
 def test_cli_seed_verify_and_create_user(tmp_path, app):
@@ -127,3 +129,22 @@ def test_run_migrates_seeds_once_and_serves(tmp_path, monkeypatch):
         assert db.session.execute(sa.select(sa.func.count(Organ.id))).scalar() > 5
         db.session.remove()
         db.engine.dispose()
+
+
+def test_unit_of_work_begins_immediate_outside_requests(app):
+    """CLI commands write through unit_of_work, so they take SQLite's write lock up front."""
+    from oversight.services.uow import unit_of_work
+
+    sqlite = db.engine.dialect.name == "sqlite"
+    db.session.remove()
+    statements = []
+    sa.event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with unit_of_work():
+        db.session.execute(sa.select(1))
+    assert ("BEGIN IMMEDIATE" in statements) is sqlite
+    db.session.remove()
+    statements.clear()
+    db.session.execute(sa.select(1))
+    assert "BEGIN IMMEDIATE" not in statements  # plain reads stay deferred
+    if sqlite:
+        assert statements[0] == "BEGIN"

@@ -32,5 +32,3 @@ ROLE_LABELS = {
     Role.OFFICER: N_("辅警本人"),
     Role.SYSTEM: N_("系统"),
 }
-
-STAFF_ROLES = (Role.INTAKE, Role.INSPECTOR, Role.LEADER, Role.ADMIN, Role.OFFICER)

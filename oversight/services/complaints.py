@@ -376,7 +376,6 @@ def _events(case: Complaint):
 
 registry.register(CaseTypeBinding(
     spec=COMPLAINT,
-    model=Complaint,
     hooks={
         "transfer": _transfer,
         "merge": _merge,

@@ -12,7 +12,6 @@ from workflows.engine import CaseType
 @dataclass
 class CaseTypeBinding:
     spec: CaseType
-    model: type
     #: trigger -> hook(case, actor, data, now) -> payload dict for the event
     hooks: dict[str, Callable[..., dict]] = field(default_factory=dict)
     #: builds the notice template context for a case
@@ -36,7 +35,3 @@ def binding_for(case_or_type: Any) -> CaseTypeBinding:
 
 def spec_for(case_or_type: Any) -> CaseType:
     return binding_for(case_or_type).spec
-
-
-def all_bindings() -> list[CaseTypeBinding]:
-    return list(_BINDINGS.values())

@@ -7,12 +7,16 @@ from collections.abc import Iterator
 
 from oversight.extensions import db
 from oversight.services import mail
+from oversight.storage import write_intent
 
 
 @contextlib.contextmanager
 def unit_of_work() -> Iterator[None]:
     try:
-        yield
+        # On SQLite a transaction begun here is IMMEDIATE; in a POST request one is already
+        # open with that intent (see oversight.web), so this matters for CLI commands.
+        with write_intent():
+            yield
         db.session.commit()
     except BaseException:
         db.session.rollback()

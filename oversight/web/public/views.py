@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from oversight.extensions import db
 from oversight.models import Complaint, Notice, Organ
 from oversight.models.base import utcnow
-from oversight.services import attachments, clocks, complaints, notices, workflow
+from oversight.services import attachments, clocks, complaints, notices, registry, workflow
 from oversight.services.actors import PublicActor
 from oversight.services.errors import (
     AlreadySubmitted,
@@ -178,14 +178,9 @@ def track_action(trigger: str):
     except (IllegalTransition, StaleCase, ServiceError) as exc:
         flash(exc.message, "error")
         return redirect(url_for("public.track_case"))
-    flash(_("已提交：%(label)s", label=complaint_label(trigger)), "success")
+    label = registry.spec_for(complaint).by_trigger[trigger].label
+    flash(_("已提交：%(label)s", label=label), "success")
     return redirect(url_for("public.track_case"))
-
-
-def complaint_label(trigger: str) -> str:
-    from workflows.complaint import COMPLAINT
-
-    return COMPLAINT.by_trigger[trigger].label
 
 
 @bp.get("/track/notices/<number>")

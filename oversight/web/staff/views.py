@@ -182,9 +182,10 @@ def _render_case(case: Complaint, form: ActionForm | None = None, open_action: s
     blocked = {t.trigger: workflow.refusal_reason(case, t.trigger, current_user, {}, now)
                for t in actions}
     timeline = workflow.history(case)
+    blank = _action_form(case)
     return render_template(
         "staff/case.html", case=case, actions=actions, blocked=blocked,
-        form=form or _action_form(case), blank_form=_action_form(case),
+        form=form or blank, blank_form=blank,
         open_action=open_action,
         identity=complaints.identity_for(current_user, case),
         timeline=timeline, clocks=clocks.for_case(case),
