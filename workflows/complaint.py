@@ -101,6 +101,12 @@ def _not_yet_rated(ctx: GuardContext) -> str | None:
     return None
 
 
+def _not_under_investigation(ctx: GuardContext) -> str | None:
+    if getattr(ctx.case, "investigation_open", False):
+        return translate(N_("本投诉已并入调查，结论随调查结论自动生成"))
+    return None
+
+
 def _other_organ(ctx: GuardContext) -> str | None:
     if str(ctx.data.get("target_organ_id")) == str(getattr(ctx.case, "organ_id", None)):
         return translate(N_("不能转办给本机关"))
@@ -130,12 +136,14 @@ TRANSITIONS = (
                frozenset({Role.INTAKE}), rule="complaint_channel", notice="merge",
                cancels=ALL_CLOCKS, needs=("target_number", "reason"), public=True),
     Transition("start_investigation", N_("开始调查"), (S.ACCEPTED,), S.INVESTIGATING,
-               frozenset({Role.INSPECTOR}), rule="complaint_channel", public=True),
+               frozenset({Role.INSPECTOR}), rule="complaint_channel", public=True,
+               help_text=N_("立案调查：不填调查编号则新建调查并由您主办；"
+                            "填写编号则并入同一事项的调查")),
     Transition("add_note", N_("记录调查情况"), (S.ACCEPTED, S.INVESTIGATING, S.UNDER_REVIEW), None,
                frozenset({Role.INSPECTOR}), needs=("note",), style="secondary"),
     Transition("propose_conclusion", N_("提出处理意见"), (S.ACCEPTED, S.INVESTIGATING),
                S.CONCLUSION_PENDING, frozenset({Role.INSPECTOR}), rule="complaint_channel",
-               needs=("finding", "facts", "handling")),
+               needs=("finding", "facts", "handling"), guards=(_not_under_investigation,)),
     Transition("approve_conclusion", N_("批准处理意见"), (S.CONCLUSION_PENDING,), S.CONCLUDED,
                frozenset({Role.LEADER}), rule="complaint_channel",
                not_by_actor_of="propose_conclusion"),
@@ -163,6 +171,11 @@ TRANSITIONS = (
     Transition("rate", N_("评价办理"), (S.NOTIFIED, S.UNDER_REVIEW, S.CLOSED), None,
                frozenset({Role.PUBLIC}), needs=("rating",), guards=(_not_yet_rated,),
                public=True, style="secondary"),
+    # The investigation the complaint joined was concluded and approved: the complaint
+    # takes its finding and moves on to the outcome notice.
+    Transition("conclude_by_investigation", N_("依调查结论办结"), (S.INVESTIGATING,),
+               S.CONCLUDED, frozenset({Role.SYSTEM}), rule="complaint_channel",
+               needs=("finding", "facts", "handling")),
     # A merged complaint was promised the result of the case it joined: when that case's
     # outcome notice is issued, the system sends each merged complainant theirs.
     Transition("share_outcome", N_("告知合并办理结果"), (S.MERGED,), None,

@@ -110,6 +110,8 @@ class CaseType:
     initial: LabeledState
     transitions: tuple[Transition, ...]
     terminal: frozenset[LabeledState] = field(default_factory=frozenset)
+    #: The officer the case is about may view it and fire its ``Role.OFFICER`` rows.
+    officer_party: bool = False
 
     @property
     def label(self) -> str:

@@ -39,7 +39,7 @@ RULE_KEYS = (
 LIMIT_KEYS = (
     "acknowledge", "conclude", "extend_max", "review_request", "review_answer",
     "recheck_request", "recheck_answer", "recusal_decide", "recusal_reconsider_request",
-    "recusal_reconsider_answer", "statement_window", "appeal_window",
+    "recusal_reconsider_answer", "statement_window", "appeal_window", "suspension_max",
 )
 
 

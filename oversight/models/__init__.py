@@ -1,6 +1,14 @@
 """All models, imported here so Alembic and the app see one metadata."""
 
 from oversight.models.complaint import ComplainantIdentity, Complaint
+from oversight.models.investigation import (
+    AppealOutcome,
+    ConflictDeclaration,
+    EvidenceEntry,
+    Investigation,
+    InvestigationMember,
+    Suspension,
+)
 from oversight.models.org import EmploymentStatus, Officer, OfficerCategory, Organ, User
 from oversight.models.records import (
     Attachment,
@@ -14,8 +22,11 @@ from oversight.models.records import (
     Sequence,
     Throttle,
 )
+from oversight.models.recusal import Recusal, RecusalApplicant
 
 __all__ = [
+    "AppealOutcome", "ConflictDeclaration", "EvidenceEntry", "Investigation",
+    "InvestigationMember", "Recusal", "RecusalApplicant", "Suspension",
     "Attachment", "CaseClock", "CaseEvent", "ClockOutcome", "ComplainantIdentity", "Complaint",
     "EmploymentStatus", "MailOutbox", "MailStatus", "Notice", "Officer", "OfficerCategory",
     "Organ", "SearchOutbox", "Sequence", "Throttle", "User",

@@ -4,6 +4,7 @@ nothing that loads a complaint for an officer or for search can reach it by acci
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,6 +13,9 @@ from oversight.extensions import db
 from oversight.models.base import TimestampMixin, UTCDateTime, enum_column
 from oversight.models.org import Officer, Organ
 from workflows.complaint import ComplaintKind, ComplaintState, Finding
+
+if TYPE_CHECKING:
+    from oversight.models.investigation import Investigation
 
 
 class Complaint(TimestampMixin, db.Model):
@@ -45,6 +49,9 @@ class Complaint(TimestampMixin, db.Model):
     review_deadline_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     rating: Mapped[int | None] = mapped_column(sa.SmallInteger)
     rating_comment: Mapped[str] = mapped_column(sa.String(500), default="")
+    #: the investigation this complaint is handled in (several complaints may share one)
+    investigation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("investigation.id"),
+                                                         index=True)
 
     organ: Mapped[Organ] = relationship()
     officer: Mapped[Officer | None] = relationship()
@@ -54,6 +61,7 @@ class Complaint(TimestampMixin, db.Model):
     transferred_to: Mapped[Complaint | None] = relationship(
         remote_side=[id], foreign_keys=[transferred_to_id]
     )
+    investigation: Mapped[Investigation | None] = relationship()
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -79,6 +87,11 @@ class Complaint(TimestampMixin, db.Model):
     @property
     def category(self):
         return self.pack.category(self.category_code)
+
+    @property
+    def investigation_open(self) -> bool:
+        """Linked to an investigation that has not concluded: its finding will be ours."""
+        return self.investigation is not None and not self.investigation.concluded
 
 
 class ComplainantIdentity(db.Model):

@@ -80,6 +80,7 @@ CLOCK_LABELS = {
     "recusal_reconsider_answer": _l("答复回避复议"),
     "statement_window": _l("陈述申辩"),
     "appeal_window": _l("提出申诉"),
+    "suspension_max": _l("暂停履职期满"),
 }
 
 #: A clock's unit after its amount ("15 个工作日").

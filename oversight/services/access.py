@@ -52,6 +52,8 @@ def can(actor: Any, action: str, case: Any = None) -> bool:
         return role in CASE_ROLES
     if action == "own_record":
         return role is Role.OFFICER and actor.officer_id is not None
+    if role is Role.OFFICER:
+        return _officer_may(actor, action, case)
     if case is None:
         return False
     if role not in CASE_ROLES or not in_scope(actor, case.organ):
@@ -62,6 +64,19 @@ def can(actor: Any, action: str, case: Any = None) -> bool:
         return role in IDENTITY_ROLES and actor.organ_id == case.organ_id
     if action.startswith("fire:"):
         return _role_may_fire(role, case, action[5:])
+    return False
+
+
+def _officer_may(actor: Any, action: str, case: Any) -> bool:
+    """An officer sees only cases of a type they are a party to (a suspension of them),
+    never a complaint or recusal application about them, and never another officer's."""
+    if case is None or actor.officer_id is None or not registry.spec_for(case).officer_party \
+            or getattr(case, "officer_id", None) != actor.officer_id:
+        return False
+    if action in ("view", "download", "view_notices"):
+        return True
+    if action.startswith("fire:"):
+        return _role_may_fire(Role.OFFICER, case, action[5:])
     return False
 
 

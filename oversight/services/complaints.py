@@ -4,9 +4,6 @@ complaint state table's transitions (registered as hooks on the shared workflow 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,40 +13,15 @@ from sqlalchemy.exc import IntegrityError
 
 from oversight.extensions import db
 from oversight.models import ComplainantIdentity, Complaint, Officer, Organ
-from oversight.services import attachments, clocks, events, numbering, registry, throttle
+from oversight.services import attachments, clocks, events, numbering, registry
 from oversight.services.access import can
 from oversight.services.actors import PublicActor, SystemActor
-from oversight.services.errors import AlreadySubmitted, InvalidData, NotFound, Throttled
+from oversight.services.cases import hash_code, new_access_code, submission_key_hash
+from oversight.services.errors import AlreadySubmitted, InvalidData
 from oversight.services.registry import CaseTypeBinding
 from workflows.clocks import due_at
 from workflows.complaint import COMPLAINT, FILING_CLOCKS, ComplaintKind, ComplaintState, Finding
 from workflows.roles import Role
-
-CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
-CODE_LENGTH = 16  # 31**16 ≈ 2**79
-
-
-def new_access_code() -> str:
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _i in range(CODE_LENGTH))
-    return "-".join(raw[i:i + 4] for i in range(0, CODE_LENGTH, 4))
-
-
-def normalise_code(code: str) -> str:
-    return "".join(ch for ch in (code or "").upper() if ch.isalnum())
-
-
-def hash_code(code: str, salt: str | None = None) -> str:
-    salt = salt or secrets.token_hex(8)
-    digest = hashlib.sha256(f"{salt}:{normalise_code(code)}".encode()).hexdigest()
-    return f"sha256${salt}${digest}"
-
-
-def code_matches(stored: str, code: str) -> bool:
-    _alg, salt, _digest = stored.split("$", 2)
-    return hmac.compare_digest(stored, hash_code(code, salt))
-
-
-_DUMMY_HASH = hash_code("DUMMY-CODE-NEVER-VALID")
 
 
 @dataclass
@@ -72,16 +44,12 @@ class ComplaintInput:
     submission_key: str = ""
 
 
-def _key_hash(key: str) -> str | None:
-    return hashlib.sha256(key.encode()).hexdigest() if key else None
-
-
 def submit(data: ComplaintInput, now: dt.datetime) -> tuple[Complaint, str]:
     """File a complaint. Returns it with the access code, which exists only here.
 
     A form submitted again with the same one-time key (a double tap, a refresh of the
     receipt) raises AlreadySubmitted instead of filing a second case."""
-    key_hash = _key_hash(data.submission_key)
+    key_hash = submission_key_hash(data.submission_key)
     if key_hash:
         existing = db.session.execute(
             sa.select(Complaint.number).where(Complaint.submission_key_hash == key_hash)
@@ -175,39 +143,6 @@ def _open(complaint: Complaint, now: dt.datetime, *, trigger: str, actor_id: int
                   article=complaint.organ.pack.rule("complaint_channel").citation.label,
                   payload=payload, public=True)
     db.session.add(SearchOutbox(case_type="complaint", case_id=complaint.id, created_at=now))
-
-
-def public_access(number: str, code: str, client_key: str, now: dt.datetime) -> Complaint:
-    """Verify number + code. A wrong code and an unknown number fail identically, and every
-    failure counts against both the client and the number."""
-    limit, window = throttle.track_limits()
-    number = (number or "").strip().upper()
-    keys = (f"track:client:{client_key}", f"track:case:{number}")
-    if any(throttle.blocked(k, now, limit, window) for k in keys):
-        raise Throttled()
-    complaint = db.session.execute(
-        sa.select(Complaint).where(Complaint.number == number)
-    ).scalar_one_or_none()
-    ok = code_matches(complaint.access_code_hash if complaint else _DUMMY_HASH, code)
-    if complaint is None or not ok:
-        for k in keys:
-            throttle.record_failure(k, now, window)
-        raise NotFound(_("案件编号或查询码不正确"))
-    return complaint
-
-
-def get_for(actor: Any, complaint_id: int) -> Complaint:
-    """Load a complaint this actor may view; otherwise it does not exist for them."""
-    complaint = db.session.get(Complaint, complaint_id)
-    if complaint is None or not can(actor, "view", complaint):
-        raise NotFound()
-    return complaint
-
-
-def identity_for(actor: Any, complaint: Complaint) -> ComplainantIdentity | None:
-    if not can(actor, "view_identity", complaint):
-        return None
-    return db.session.get(ComplainantIdentity, complaint.id)
 
 
 # --- transition hooks -------------------------------------------------------------------
@@ -376,6 +311,9 @@ def _events(case: Complaint):
 
 registry.register(CaseTypeBinding(
     spec=COMPLAINT,
+    model=Complaint,
+    number_prefix="TS",
+    identity_of=lambda case: db.session.get(ComplainantIdentity, case.id),
     hooks={
         "transfer": _transfer,
         "merge": _merge,

@@ -27,6 +27,15 @@ NOTICE_TITLES = {
     "merge": _l("合并办理告知书"),
     "outcome": _l("处理结果告知书"),
     "review_decision": _l("复查意见书"),
+    # recusal applications
+    "granted": _l("准予回避决定书"),
+    "denied": _l("驳回回避申请决定书"),
+    "reconsideration": _l("回避复议决定书"),
+    "ordered": _l("指令回避决定书"),
+    # duty suspensions
+    "decision": _l("暂停履行职责决定书"),
+    "lifted": _l("恢复履行职责通知书"),
+    "appeal_decision": _l("暂停履职申诉决定书"),
 }
 
 

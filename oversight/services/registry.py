@@ -12,12 +12,18 @@ from workflows.engine import CaseType
 @dataclass
 class CaseTypeBinding:
     spec: CaseType
+    #: the mapped class holding this type's cases
+    model: Any = None
+    #: case numbers of this type start with this prefix ("TS", "HB"…)
+    number_prefix: str = ""
     #: trigger -> hook(case, actor, data, now) -> payload dict for the event
     hooks: dict[str, Callable[..., dict]] = field(default_factory=dict)
     #: builds the notice template context for a case
     notice_context: Callable[..., dict] | None = None
     #: the organ whose pack applies
     pack_of: Callable[[Any], Any] = lambda case: case.organ.pack
+    #: the identity record of the case's public party, or None (never for officers)
+    identity_of: Callable[[Any], Any] | None = None
 
 
 _BINDINGS: dict[str, CaseTypeBinding] = {}
@@ -35,3 +41,15 @@ def binding_for(case_or_type: Any) -> CaseTypeBinding:
 
 def spec_for(case_or_type: Any) -> CaseType:
     return binding_for(case_or_type).spec
+
+
+def binding_for_number(number: str) -> CaseTypeBinding | None:
+    """The case type a case number belongs to, by its prefix."""
+    for binding in _BINDINGS.values():
+        if binding.number_prefix and number.startswith(binding.number_prefix):
+            return binding
+    return None
+
+
+def case_types() -> list[str]:
+    return list(_BINDINGS)

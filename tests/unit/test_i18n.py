@@ -75,7 +75,7 @@ def extracted() -> dict[str, list[str]]:
     ("审批领导", "workflows/roles.py"),
     ("工作日历未覆盖 %(day)s，无法计算工作日期限，请更新 chinesecalendar", "workflows/clocks.py"),
     ("案件已被他人更新，请刷新后重试", "oversight/services/errors.py"),  # a service error
-    ("案件编号或查询码不正确", "oversight/services/complaints.py"),
+    ("案件编号或查询码不正确", "oversight/services/cases.py"),
     ("案件当前状态为「%(state)s」，不能执行「%(action)s」", "oversight/services/workflow.py"),
     ("处理结果告知书", "oversight/services/notices.py"),  # a notice title
     ("告知是否受理", "oversight/models/records.py"),  # a clock label

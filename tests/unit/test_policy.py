@@ -225,6 +225,7 @@ def test_national_defaults(packs):
         "recusal_reconsider_answer": (5, Unit.calendar_days, "第三十七条"),
         "statement_window": (5, Unit.working_days, "—"),
         "appeal_window": (30, Unit.calendar_days, "—"),
+        "suspension_max": (60, Unit.calendar_days, "第十二条"),
     }
     for key, (amount, unit, article) in expected.items():
         limit = nat.limit(key)

@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from oversight.extensions import db
 from oversight.models import Complaint, Notice, Organ
 from oversight.models.base import utcnow
-from oversight.services import attachments, clocks, complaints, notices, registry, workflow
+from oversight.services import attachments, cases, clocks, complaints, notices, registry, workflow
 from oversight.services.actors import PublicActor
 from oversight.services.errors import (
     AlreadySubmitted,
@@ -103,7 +103,7 @@ def track():
         # refusal is caught inside the unit of work rather than rolling it back.
         with unit_of_work():
             try:
-                complaint = complaints.public_access(
+                complaint = cases.public_access(
                     form.number.data, form.code.data, request.remote_addr or "-", utcnow())
             except (NotFound, Throttled) as exc:
                 error = exc.message

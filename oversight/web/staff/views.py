@@ -33,7 +33,7 @@ from oversight.models import (
     User,
 )
 from oversight.models.base import utcnow
-from oversight.services import attachments, clocks, complaints, notices, throttle, workflow
+from oversight.services import attachments, cases, clocks, notices, throttle, workflow
 from oversight.services.access import can, scope_filter
 from oversight.services.errors import InvalidData, NotFound, ServiceError
 from oversight.services.uow import unit_of_work
@@ -187,7 +187,7 @@ def _render_case(case: Complaint, form: ActionForm | None = None, open_action: s
         "staff/case.html", case=case, actions=actions, blocked=blocked,
         form=form or blank, blank_form=blank,
         open_action=open_action,
-        identity=complaints.identity_for(current_user, case),
+        identity=cases.identity_for(current_user, case),
         timeline=timeline, clocks=clocks.for_case(case),
         notices=notices.for_case(case), files=attachments.for_case(case),
         users=_actors(timeline),
@@ -205,7 +205,7 @@ def _actors(timeline) -> dict[int, User]:
 @bp.get("/complaints/<int:case_id>")
 def case(case_id: int):
     try:
-        complaint = complaints.get_for(current_user, case_id)
+        complaint = cases.get_for(current_user, "complaint", case_id)
     except NotFound:
         abort(404)
     return _render_case(complaint)
@@ -214,7 +214,7 @@ def case(case_id: int):
 @bp.post("/complaints/<int:case_id>/<trigger>")
 def act(case_id: int, trigger: str):
     try:
-        complaint = complaints.get_for(current_user, case_id)
+        complaint = cases.get_for(current_user, "complaint", case_id)
     except NotFound:
         abort(404)
     if COMPLAINT.transition(trigger) is None:
@@ -231,7 +231,7 @@ def act(case_id: int, trigger: str):
                           expected_version=form.version.data or "missing")
     except InvalidData as exc:
         apply_errors(form, exc.errors)
-        complaint = complaints.get_for(current_user, case_id)
+        complaint = cases.get_for(current_user, "complaint", case_id)
         return _render_case(complaint, form, trigger, 400)
     except ServiceError as exc:
         flash(exc.message, "error")
@@ -243,7 +243,7 @@ def act(case_id: int, trigger: str):
 @bp.get("/complaints/<int:case_id>/files/<int:file_id>")
 def download(case_id: int, file_id: int):
     try:
-        complaint = complaints.get_for(current_user, case_id)
+        complaint = cases.get_for(current_user, "complaint", case_id)
     except NotFound:
         abort(404)
     att = db.session.get(Attachment, file_id)
