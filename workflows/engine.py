@@ -81,6 +81,7 @@ class Transition:
     stops: tuple[str, ...] = ()  # clock keys stopped (met or breached)
     cancels: tuple[str, ...] = ()  # clock keys ended without being due
     needs: tuple[str, ...] = ()  # data fields that must be present
+    optional: tuple[str, ...] = ()  # data fields offered but not required
     guards: tuple[Guard, ...] = ()
     public: bool = False  # shown on the public timeline
     not_by_actor_of: str | None = None  # four-eyes: not the one who last fired this trigger
@@ -98,6 +99,11 @@ class Transition:
     @property
     def internal(self) -> bool:
         return self.dest is None
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Every data field the action's form shows: required first, then optional."""
+        return self.needs + tuple(f for f in self.optional if f not in self.needs)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ def register(app: Flask) -> None:
     app.add_template_global(event_label, "event_label")
     app.add_template_global(rule_label, "rule_label")
     app.add_template_global(limit_label, "limit_label")
+    app.add_template_global(case_url, "case_url")
 
 
 #: Events that open a case rather than move it, so they are not rows of a state table.
@@ -51,6 +52,13 @@ RULE_LABELS = {
 
 def rule_label(key: str) -> str:
     return str(RULE_LABELS.get(key, key))
+
+
+def case_url(case, **values) -> str:
+    """The staff page of any case."""
+    from oversight.web.staff.views import case_url as build
+
+    return build(case, **values)
 
 
 def limit_label(key: str) -> str:

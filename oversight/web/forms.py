@@ -12,6 +12,7 @@ from wtforms import (
     PasswordField,
     RadioField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -103,3 +104,29 @@ class ActionForm(FlaskForm):
     facts = TextAreaField(_l("查明的事实"), validators=[Optional(), Length(max=5000)])
     handling = TextAreaField(_l("处理情况"), validators=[Optional(), Length(max=2000)])
     files = MultipleFileField(_l("附件"))
+    # Complaints: join an existing investigation instead of opening a new one.
+    investigation_number = StringField(_l("并入调查编号（可不填）"),
+                                       validators=[Optional(), Length(max=20)])
+    # Recusal decisions: do the officer's acts before stepping aside stand?
+    earlier_acts = RadioField(_l("回避前已作出的行为"), choices=[
+        SelectChoice("stand", _l("继续有效")),
+        SelectChoice("redo", _l("不再有效，由其他人员重新作出"))],
+                              validators=[Optional()])
+    # Investigations: the team, the evidence log, findings and clarification.
+    lead_id = SelectField(_l("主办督察"), coerce=str, choices=[], validators=[Optional()])
+    assistant_ids = SelectMultipleField(_l("协办人员"), coerce=str, choices=[],
+                                        validators=[Optional()])
+    evidence_kind = SelectField(_l("证据类型"), coerce=str, choices=[],
+                                validators=[Optional()])
+    evidence_title = StringField(_l("证据名称"), validators=[Optional(), Length(max=200)])
+    evidence_description = TextAreaField(_l("证明内容"),
+                                         validators=[Optional(), Length(max=5000)])
+    recorder_ref = StringField(_l("执法记录仪编号及时段"),
+                               validators=[Optional(), Length(max=200)])
+    evidence_id = SelectField(_l("被替代的证据"), coerce=str, choices=[],
+                              validators=[Optional()])
+    complaint_finding = SelectField(_l("对投诉反映问题的认定"), coerce=str, choices=[],
+                                    validators=[Optional()])
+    category_codes = SelectMultipleField(_l("违规行为类别"), coerce=str, choices=[],
+                                         validators=[Optional()])
+    clarification = TextAreaField(_l("澄清情况"), validators=[Optional(), Length(max=5000)])

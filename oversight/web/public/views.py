@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
 from oversight.extensions import db
-from oversight.models import Complaint, Notice, Organ
+from oversight.models import Notice, Organ
 from oversight.models.base import utcnow
 from oversight.services import attachments, cases, clocks, complaints, notices, registry, workflow
 from oversight.services.actors import PublicActor
@@ -98,17 +100,17 @@ def track():
     form = TrackForm()
     error = None
     if form.validate_on_submit():
-        complaint = None
+        case = None
         # The failure counters must be committed even though access is refused, so the
         # refusal is caught inside the unit of work rather than rolling it back.
         with unit_of_work():
             try:
-                complaint = cases.public_access(
+                case = cases.public_access(
                     form.number.data, form.code.data, request.remote_addr or "-", utcnow())
             except (NotFound, Throttled) as exc:
                 error = exc.message
-        if complaint is not None:
-            session["track"] = {"type": "complaint", "id": complaint.id, "at": time.time()}
+        if case is not None:
+            session["track"] = {"type": case.case_type, "id": case.id, "at": time.time()}
             return redirect(url_for("public.track_case"))
         status = 400
     else:
@@ -116,83 +118,97 @@ def track():
     return render_template("public/track.html", form=form, error=error), status
 
 
-def _tracked() -> tuple[Complaint, PublicActor]:
+#: The forms of the actions the public party may take from the tracking page, per case
+#: type: trigger -> (template variable, form factory).
+TRACK_FORMS: dict[str, dict[str, tuple[str, Callable[[], Any]]]] = {
+    "complaint": {
+        "add_material": ("material_form", MaterialForm),
+        "withdraw": ("withdraw_form", lambda: ReasonForm(prefix="withdraw")),
+        "request_review": ("review_form", lambda: ReasonForm(prefix="review")),
+        "rate": ("rate_form", RateForm),
+    },
+    "recusal": {
+        "request_reconsideration": ("reconsider_form", lambda: ReasonForm(prefix="reconsider")),
+        "withdraw": ("withdraw_form", lambda: ReasonForm(prefix="withdraw")),
+    },
+}
+
+
+def _tracked() -> tuple[Any, PublicActor]:
     info = session.get("track")
-    if not info or time.time() - info.get("at", 0) > TRACK_SESSION_SECONDS:
+    if not info or time.time() - info.get("at", 0) > TRACK_SESSION_SECONDS \
+            or info.get("type") not in TRACK_FORMS:
         session.pop("track", None)
         abort(redirect(url_for("public.track")))
-    complaint = db.session.get(Complaint, info["id"])
-    if complaint is None:
+    case = db.session.get(registry.binding_for(info["type"]).model, info["id"])
+    if case is None:
         abort(404)
-    return complaint, PublicActor("complaint", complaint.id)
+    return case, PublicActor(case.case_type, case.id)
 
 
-def _render_case(complaint: Complaint, actor: PublicActor, status: int = 200, **forms):
+def _render_case(case: Any, actor: PublicActor, status: int = 200, **forms):
     now = utcnow()
-    # The public sees only what would succeed now (a staff page explains refusals instead).
-    actions = {t.trigger: t for t in workflow.available_actions(complaint, actor)
-               if workflow.refusal_reason(complaint, t.trigger, actor, {}, now) is None}
+    # The public sees only what would succeed now (a staff page explains refusals instead);
+    # ``blocked`` lets a page say why an expected step is closed (a late 复议).
+    possible = workflow.available_actions(case, actor)
+    blocked = {t.trigger: workflow.refusal_reason(case, t.trigger, actor, {}, now)
+               for t in possible}
+    actions = {t.trigger: t for t in possible if blocked[t.trigger] is None}
+    context = {key: forms.get(key) or factory()
+               for key, factory in TRACK_FORMS[case.case_type].values()}
     return render_template(
-        "public/track_case.html", case=complaint, actions=actions,
-        timeline=workflow.history(complaint, public_only=True),
-        notices=notices.for_case(complaint, public_only=True),
-        clocks=clocks.for_case(complaint),
-        material_form=forms.get("material_form") or MaterialForm(),
-        withdraw_form=forms.get("withdraw_form") or ReasonForm(prefix="withdraw"),
-        review_form=forms.get("review_form") or ReasonForm(prefix="review"),
-        rate_form=forms.get("rate_form") or RateForm(),
-        upload_hint=str(attachments.ALLOWED_HINT),
+        f"public/track_{case.case_type}.html", case=case, actions=actions, blocked=blocked,
+        timeline=workflow.history(case, public_only=True),
+        notices=notices.for_case(case, public_only=True),
+        clocks=clocks.for_case(case),
+        upload_hint=str(attachments.ALLOWED_HINT), **context,
     ), status
 
 
 @bp.get("/track/case")
 def track_case():
-    complaint, actor = _tracked()
-    return _render_case(complaint, actor)
+    case, actor = _tracked()
+    return _render_case(case, actor)
 
 
 @bp.post("/track/case/<trigger>")
 def track_action(trigger: str):
-    complaint, actor = _tracked()
-    forms = {
-        "add_material": ("material_form", MaterialForm()),
-        "withdraw": ("withdraw_form", ReasonForm(prefix="withdraw")),
-        "request_review": ("review_form", ReasonForm(prefix="review")),
-        "rate": ("rate_form", RateForm()),
-    }
+    case, actor = _tracked()
+    forms = TRACK_FORMS[case.case_type]
     if trigger not in forms:
         abort(404)
-    key, form = forms[trigger]
+    key, factory = forms[trigger]
+    form = factory()
     if not form.validate():
-        return _render_case(complaint, actor, 400, **{key: form})
+        return _render_case(case, actor, 400, **{key: form})
     data = {k: v for k, v in form.data.items() if k not in ("csrf_token", "files")}
-    if trigger == "add_material":
+    if "files" in form:
         data["files"] = read_uploads()
     try:
         with unit_of_work():
-            workflow.fire(complaint, trigger, actor, data)
+            workflow.fire(case, trigger, actor, data)
     except InvalidData as exc:
         apply_errors(form, exc.errors)
-        db.session.refresh(complaint)
-        return _render_case(complaint, actor, 400, **{key: form})
+        db.session.refresh(case)
+        return _render_case(case, actor, 400, **{key: form})
     except (IllegalTransition, StaleCase, ServiceError) as exc:
         flash(exc.message, "error")
         return redirect(url_for("public.track_case"))
-    label = registry.spec_for(complaint).by_trigger[trigger].label
+    label = registry.spec_for(case).by_trigger[trigger].label
     flash(_("已提交：%(label)s", label=label), "success")
     return redirect(url_for("public.track_case"))
 
 
 @bp.get("/track/notices/<number>")
 def track_notice(number: str):
-    complaint, _actor = _tracked()
+    case, _actor = _tracked()
     notice = db.session.execute(
-        db.select(Notice).where(Notice.number == number, Notice.case_type == "complaint",
-                                Notice.case_id == complaint.id, Notice.public.is_(True))
+        db.select(Notice).where(Notice.number == number, Notice.case_type == case.case_type,
+                                Notice.case_id == case.id, Notice.public.is_(True))
     ).scalar_one_or_none()
     if notice is None:
         abort(404)
-    return render_template("notices/show.html", notice=notice, case=complaint, public=True)
+    return render_template("notices/show.html", notice=notice, case=case, public=True)
 
 
 @bp.post("/track/end")

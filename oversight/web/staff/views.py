@@ -33,14 +33,23 @@ from oversight.models import (
     User,
 )
 from oversight.models.base import utcnow
-from oversight.services import attachments, cases, clocks, notices, throttle, workflow
+from oversight.services import (
+    attachments,
+    cases,
+    clocks,
+    notices,
+    registry,
+    throttle,
+    workflow,
+)
 from oversight.services.access import can, scope_filter
 from oversight.services.errors import InvalidData, NotFound, ServiceError
 from oversight.services.uow import unit_of_work
 from oversight.web.common import apply_errors, organ_tree, read_uploads
 from oversight.web.diagram import state_diagram_svg
 from oversight.web.forms import ActionForm, LoginForm
-from workflows.complaint import COMPLAINT, ComplaintState, Finding
+from oversight.web.staff.cases import CasePage, page_for, page_for_segment, register_page
+from workflows.complaint import Finding
 
 bp = Blueprint("staff", __name__)
 PAGE_SIZE = 25
@@ -111,46 +120,58 @@ def queue():
         if can(current_user, "own_record"):
             return redirect(url_for("staff.me"))
         abort(403)
+    kind = request.args.get("type", "complaint")
+    if kind not in registry.case_types():
+        kind = "complaint"
+    binding = registry.binding_for(kind)
+    model, spec = binding.model, binding.spec
     state = request.args.get("state", "")
     organ = request.args.get("organ", "")
     page = max(1, request.args.get("page", 1, type=int))
-    q = sa.select(Complaint).where(scope_filter(current_user, Complaint.organ_id))
-    awaiting = sorted(COMPLAINT.states_awaiting(current_user.role), key=lambda s: s.value)
+    q = sa.select(model).where(scope_filter(current_user, model.organ_id))
     oldest_first = False
-    if state in {s.value for s in ComplaintState}:
-        q = q.where(Complaint.state == ComplaintState(state))
+    if state in {s.value for s in spec.states}:
+        q = q.where(model.state == spec.states(state))
     elif state == "open":
-        q = q.where(Complaint.state.not_in(list(COMPLAINT.terminal)))
+        q = q.where(model.state.not_in(list(spec.terminal)))
     elif state == "todo":
-        q = q.where(Complaint.state.in_(awaiting))
+        q = q.where(model.state.in_(list(spec.states_awaiting(current_user.role))))
         oldest_first = True  # first come, first served
     if organ.isdigit():
         chosen = db.session.get(Organ, int(organ))
         if chosen is not None and chosen.path.startswith(current_user.organ.path):
-            q = q.where(Complaint.organ_id.in_(
+            q = q.where(model.organ_id.in_(
                 sa.select(Organ.id).where(Organ.path.startswith(chosen.path))))
     total = db.session.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar()
     rows = list(db.session.execute(
-        q.options(sa.orm.joinedload(Complaint.organ))
-        .order_by(*((Complaint.created_at, Complaint.id) if oldest_first
-                    else (Complaint.created_at.desc(), Complaint.id.desc())))
+        q.options(sa.orm.joinedload(model.organ))
+        .order_by(*((model.created_at, model.id) if oldest_first
+                    else (model.created_at.desc(), model.id.desc())))
         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     ).scalars())
     organs = [(o, d) for o, d in organ_tree() if o.path.startswith(current_user.organ.path)]
-    todo = db.session.execute(
-        sa.select(sa.func.count(Complaint.id)).where(
-            scope_filter(current_user, Complaint.organ_id), Complaint.state.in_(awaiting))
-    ).scalar()
+    # 待我处理 per case type: the states awaiting this role, derived from each table.
+    todo = {}
+    for name in registry.case_types():
+        other = registry.binding_for(name)
+        awaiting = list(other.spec.states_awaiting(current_user.role))
+        todo[name] = db.session.execute(
+            sa.select(sa.func.count(other.model.id)).where(
+                scope_filter(current_user, other.model.organ_id),
+                other.model.state.in_(awaiting))
+        ).scalar() if awaiting else 0
     # The nearest running statutory deadline of each listed case, in one query.
     due = dict(db.session.execute(
         sa.select(CaseClock.case_id, sa.func.min(CaseClock.due_at))
-        .where(CaseClock.case_type == "complaint", CaseClock.outcome == ClockOutcome.RUNNING,
+        .where(CaseClock.case_type == kind, CaseClock.outcome == ClockOutcome.RUNNING,
                CaseClock.case_id.in_([c.id for c in rows]))
         .group_by(CaseClock.case_id)
     ).all()) if rows else {}
     return render_template("staff/queue.html", rows=rows, total=total, page=page,
                            pages=max(1, -(-total // PAGE_SIZE)), state=state, organ=organ,
-                           states=list(ComplaintState), organs=organs, due=due, todo=todo,
+                           kind=kind, spec=spec, case_page=page_for(kind),
+                           types=[registry.spec_for(n) for n in registry.case_types()],
+                           states=list(spec.states), organs=organs, due=due, todo=todo,
                            now=utcnow())
 
 
@@ -163,20 +184,35 @@ def me():
     return render_template("staff/me.html", officer=current_user.officer)
 
 
-def _action_form(case: Complaint) -> ActionForm:
+def _page(segment: str) -> CasePage:
+    page = page_for_segment(segment)
+    if page is None:
+        abort(404)
+    return page
+
+
+def _load(segment: str, case_id: int):
+    """The case behind a staff URL, or 404 when it does not exist for this user."""
+    try:
+        return cases.get_for(current_user, _page(segment).case_type, case_id)
+    except NotFound:
+        abort(404)
+
+
+def case_url(case, **values) -> str:
+    return url_for("staff.case", segment=page_for(case.case_type).segment, case_id=case.id,
+                   **values)
+
+
+def _action_form(case) -> ActionForm:
     form = ActionForm(version=str(case.version))
-    form.target_organ_id.choices = [SelectChoice("", _("请选择"))] + [
-        SelectChoice(str(o.id), ("　" * d) + o.name)
-        for o, d in organ_tree() if o.id != case.organ_id]
-    if not form.target_organ_id.data and case.officer and case.officer.organ_id != case.organ_id:
-        form.target_organ_id.data = str(case.officer.organ_id)
-    form.finding.choices = [SelectChoice("", _("请选择"))] + [
-        SelectChoice(f.value, f.label) for f in Finding]
+    page_for(case.case_type).prepare_form(form, case)
     return form
 
 
-def _render_case(case: Complaint, form: ActionForm | None = None, open_action: str = "",
+def _render_case(case, form: ActionForm | None = None, open_action: str = "",
                  status: int = 200):
+    page = page_for(case.case_type)
     actions = workflow.available_actions(case, current_user)
     now = utcnow()
     blocked = {t.trigger: workflow.refusal_reason(case, t.trigger, current_user, {}, now)
@@ -184,14 +220,12 @@ def _render_case(case: Complaint, form: ActionForm | None = None, open_action: s
     timeline = workflow.history(case)
     blank = _action_form(case)
     return render_template(
-        "staff/case.html", case=case, actions=actions, blocked=blocked,
-        form=form or blank, blank_form=blank,
-        open_action=open_action,
-        identity=cases.identity_for(current_user, case),
+        "staff/case.html", case=case, spec=registry.spec_for(case), page=page,
+        actions=actions, blocked=blocked, form=form or blank, blank_form=blank,
+        open_action=open_action, identity=cases.identity_for(current_user, case),
         timeline=timeline, clocks=clocks.for_case(case),
         notices=notices.for_case(case), files=attachments.for_case(case),
-        users=_actors(timeline),
-        now=now,
+        users=_actors(timeline), now=now, **page.context(case, current_user),
     ), status
 
 
@@ -202,53 +236,50 @@ def _actors(timeline) -> dict[int, User]:
     return {u.id: u for u in db.session.execute(sa.select(User).where(User.id.in_(ids))).scalars()}
 
 
-@bp.get("/complaints/<int:case_id>")
-def case(case_id: int):
-    try:
-        complaint = cases.get_for(current_user, "complaint", case_id)
-    except NotFound:
-        abort(404)
-    return _render_case(complaint)
+#: Form fields that are not transition data.
+_NOT_DATA = frozenset({"csrf_token", "version", "files"})
 
 
-@bp.post("/complaints/<int:case_id>/<trigger>")
-def act(case_id: int, trigger: str):
-    try:
-        complaint = cases.get_for(current_user, "complaint", case_id)
-    except NotFound:
+@bp.get("/complaints/<int:case_id>", defaults={"segment": "complaints"})
+@bp.get("/<segment>/<int:case_id>")
+def case(segment: str, case_id: int):
+    return _render_case(_load(segment, case_id))
+
+
+@bp.post("/complaints/<int:case_id>/<trigger>", defaults={"segment": "complaints"})
+@bp.post("/<segment>/<int:case_id>/<trigger>")
+def act(segment: str, case_id: int, trigger: str):
+    case = _load(segment, case_id)
+    spec = registry.spec_for(case)
+    if spec.transition(trigger) is None:
         abort(404)
-    if COMPLAINT.transition(trigger) is None:
-        abort(404)
-    form = _action_form(complaint)
+    form = _action_form(case)
     if not form.validate():
-        return _render_case(complaint, form, trigger, 400)
-    data = {k: v for k, v in form.data.items() if k not in ("csrf_token", "version", "files")}
+        return _render_case(case, form, trigger, 400)
+    data = {k: v for k, v in form.data.items() if k not in _NOT_DATA}
     data["files"] = read_uploads()
     try:
         with unit_of_work():
-            workflow.fire(complaint, trigger, current_user, data,
+            workflow.fire(case, trigger, current_user, data,
                           # a post without a version is as stale as a wrong one
                           expected_version=form.version.data or "missing")
     except InvalidData as exc:
         apply_errors(form, exc.errors)
-        complaint = cases.get_for(current_user, "complaint", case_id)
-        return _render_case(complaint, form, trigger, 400)
+        return _render_case(_load(segment, case_id), form, trigger, 400)
     except ServiceError as exc:
         flash(exc.message, "error")
-        return redirect(url_for("staff.case", case_id=case_id))
-    flash(_("已完成：%(label)s", label=COMPLAINT.by_trigger[trigger].label), "success")
-    return redirect(url_for("staff.case", case_id=case_id))
+        return redirect(case_url(case))
+    flash(_("已完成：%(label)s", label=spec.by_trigger[trigger].label), "success")
+    return redirect(case_url(case))
 
 
-@bp.get("/complaints/<int:case_id>/files/<int:file_id>")
-def download(case_id: int, file_id: int):
-    try:
-        complaint = cases.get_for(current_user, "complaint", case_id)
-    except NotFound:
-        abort(404)
+@bp.get("/complaints/<int:case_id>/files/<int:file_id>", defaults={"segment": "complaints"})
+@bp.get("/<segment>/<int:case_id>/files/<int:file_id>")
+def download(segment: str, case_id: int, file_id: int):
+    case = _load(segment, case_id)
     att = db.session.get(Attachment, file_id)
-    if att is None or (att.case_type, att.case_id) != ("complaint", complaint.id) \
-            or not can(current_user, "download", complaint):
+    if att is None or (att.case_type, att.case_id) != (case.case_type, case.id) \
+            or not can(current_user, "download", case):
         abort(404)
     response = send_file(attachments.storage_path(att.sha256), mimetype=att.mime,
                          as_attachment=True, download_name=att.original_name)
@@ -260,12 +291,13 @@ def download(case_id: int, file_id: int):
 @bp.get("/notices/<number>")
 def notice(number: str):
     n = db.session.execute(sa.select(Notice).where(Notice.number == number)).scalar_one_or_none()
-    if n is None or n.case_type != "complaint":
+    if n is None or n.case_type not in registry.case_types():
         abort(404)
-    complaint = db.session.get(Complaint, n.case_id)
-    if complaint is None or not can(current_user, "view_notices", complaint):
+    case = db.session.get(registry.binding_for(n.case_type).model, n.case_id)
+    if case is None or not can(current_user, "view_notices", case):
         abort(404)
-    return render_template("notices/show.html", notice=n, case=complaint, public=False)
+    return render_template("notices/show.html", notice=n, case=case, public=False,
+                           back_url=case_url(case))
 
 
 @bp.get("/packs/<pack_id>")
@@ -280,13 +312,37 @@ def pack(pack_id: str):
     return render_template("staff/pack.html", pack=found, packs=get_packs())
 
 
-@bp.get("/workflow/complaint")
-def complaint_workflow():
-    return render_template("staff/workflow.html", spec=COMPLAINT)
+@bp.get("/workflow/<case_type>")
+def workflow_page(case_type: str):
+    if case_type not in registry.case_types():
+        abort(404)
+    return render_template("staff/workflow.html", spec=registry.spec_for(case_type))
 
 
-@bp.get("/workflow/complaint.svg")
-def complaint_workflow_svg():
-    response = current_app.response_class(state_diagram_svg(COMPLAINT), mimetype="image/svg+xml")
+@bp.get("/workflow/<case_type>.svg")
+def workflow_svg(case_type: str):
+    if case_type not in registry.case_types():
+        abort(404)
+    svg = state_diagram_svg(registry.spec_for(case_type))
+    response = current_app.response_class(svg, mimetype="image/svg+xml")
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return response
+
+
+# --- the complaint's page -----------------------------------------------------------------
+
+
+def _complaint_form_choices(form: ActionForm, case: Complaint) -> None:
+    form.target_organ_id.choices = [SelectChoice("", _("请选择"))] + [
+        SelectChoice(str(o.id), ("　" * d) + o.name)
+        for o, d in organ_tree() if o.id != case.organ_id]
+    if not form.target_organ_id.data and case.officer and case.officer.organ_id != case.organ_id:
+        form.target_organ_id.data = str(case.officer.organ_id)
+    form.finding.choices = [SelectChoice("", _("请选择"))] + [
+        SelectChoice(f.value, f.label) for f in Finding]
+
+
+register_page(CasePage(case_type="complaint", segment="complaints",
+                       facts_template="staff/facts/complaint.html",
+                       prepare_form=_complaint_form_choices,
+                       summary=lambda c: f"{c.kind.label} · {c.category.label}"))
