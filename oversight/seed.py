@@ -36,6 +36,9 @@ DEMO_USERS = [
     ("leader", "审批领导钱局", Role.LEADER, "BJ-CY"),
     ("admin", "系统管理员", Role.ADMIN, "BJ"),
     ("officer", "张伟", Role.OFFICER, "BJ-CY"),
+    # Yunnan, where an investigation suspends the officer automatically (第三十二条).
+    ("yn_inspector", "督察小李（五华）", Role.INSPECTOR, "YN-KM-WH"),
+    ("yn_leader", "审批领导（五华）", Role.LEADER, "YN-KM-WH"),
 ]
 
 

@@ -160,9 +160,10 @@ class CaseType:
 
     def states_awaiting(self, role: Role) -> frozenset[LabeledState]:
         """States in which ``role`` is the one to move the case on (a state-changing row
-        of the table is theirs): the role's to-do list, derived from the table."""
+        of the table is theirs): the role's to-do list, derived from the table. A terminal state
+        is never on it, even where a row leaves it by exception (a late appeal decision)."""
         return frozenset(s for t in self.transitions if not t.internal and role in t.roles
-                         for s in t.source)
+                         for s in t.source if s not in self.terminal)
 
     def move(self, case: Any, trigger: str) -> None:
         """Move ``case.state`` through the shared machine (raises MachineError if illegal)."""
