@@ -96,6 +96,21 @@ def verify_log_command():
     click.echo(f"OK: {total} events and {notices} notices verify")
 
 
+@click.command("expire-suspensions")
+@with_appcontext
+def expire_suspensions_command():
+    """End every duty suspension whose maximum term has run out (run it daily)."""
+    from oversight.models.base import utcnow
+    from oversight.services.suspensions import sweep_expired
+    from oversight.services.uow import unit_of_work
+
+    with unit_of_work():
+        numbers = sweep_expired(utcnow())
+    for number in numbers:
+        click.echo(number)
+    click.echo(_("已解除期满的暂停履职 %(n)s 件", n=len(numbers)))
+
+
 @click.command("run")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
@@ -126,7 +141,7 @@ def build_cli() -> FlaskGroup:
                      add_version_option=False, load_dotenv=False,
                      help=_("辅警监督 · Oversight"))
     for command in (run_command, seed_demo_command, create_user_command, verify_log_command,
-                    shell_command, routes_command):
+                    expire_suspensions_command, shell_command, routes_command):
         cli.add_command(command)
     return cli
 

@@ -201,6 +201,14 @@ def _merge(case: Complaint, actor: Any, data: dict, now: dt.datetime) -> dict:
     return {"into_number": target.number}
 
 
+def _start_investigation(case: Complaint, actor: Any, data: dict, now: dt.datetime) -> dict:
+    """Link the complaint to its investigation: the one named (by id or number), or a new
+    one led by the inspector who starts it."""
+    from oversight.services import investigations
+
+    return investigations.link_complaint(case, actor, data, now)
+
+
 def _propose_conclusion(case: Complaint, actor: Any, data: dict, now: dt.datetime) -> dict:
     try:
         finding = Finding(data["finding"])
@@ -317,7 +325,10 @@ registry.register(CaseTypeBinding(
     hooks={
         "transfer": _transfer,
         "merge": _merge,
+        "start_investigation": _start_investigation,
         "propose_conclusion": _propose_conclusion,
+        # the investigation's approved finding, facts and handling become the complaint's
+        "conclude_by_investigation": _propose_conclusion,
         "issue_notice": _issue_notice,
         "rate": _rate,
         "add_note": _add_note,
