@@ -45,7 +45,12 @@ def create_app(config: dict | None = None) -> Flask:
     get_packs()
 
     from oversight import models  # noqa: F401  (register the mappers)
-    from oversight.services import complaints  # noqa: F401  (register the case type)
+    from oversight.services import (  # noqa: F401  (register the case types)
+        complaints,
+        investigations,
+        recusals,
+        suspensions,
+    )
     from oversight.web import register_web
 
     register_web(app)

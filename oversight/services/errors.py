@@ -53,5 +53,5 @@ class AlreadySubmitted(ServiceError):
     """The same form was submitted before; ``number`` is the case it filed."""
 
     def __init__(self, number: str):
-        super().__init__(_("该投诉已经提交过，案件编号 %(number)s。", number=number))
+        super().__init__(_("该表单已经提交过，案件编号 %(number)s。", number=number))
         self.number = number

@@ -15,6 +15,10 @@ from oversight.web import filters
 
 
 def register_web(app: Flask) -> None:
+    # Route modules add to their blueprint on import: they must load before registration.
+    import oversight.web.public.recusals  # noqa: F401
+    import oversight.web.staff.investigations  # noqa: F401
+    import oversight.web.staff.recusals  # noqa: F401
     from oversight.web.admin.views import bp as admin_bp
     from oversight.web.public.views import bp as public_bp
     from oversight.web.staff.views import bp as staff_bp
@@ -63,7 +67,7 @@ def register_web(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         if request.endpoint and (request.endpoint.startswith("staff.")
                                  or request.endpoint.startswith("public.track")
-                                 or request.endpoint == "public.new_complaint"):
+                                 or request.endpoint.startswith("public.new_")):
             response.headers["Cache-Control"] = "no-store"
         return response
 

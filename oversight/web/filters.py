@@ -29,6 +29,11 @@ def register(app: Flask) -> None:
     app.add_template_global(rule_label, "rule_label")
     app.add_template_global(limit_label, "limit_label")
     app.add_template_global(case_url, "case_url")
+    app.add_template_global(actor_label, "actor_label")
+    # An officer's duty status, derived from suspensions, read once per request.
+    from oversight.services.suspensions import is_suspended
+
+    app.add_template_global(is_suspended, "is_suspended")
 
 
 #: Events that open a case rather than move it, so they are not rows of a state table.
@@ -67,7 +72,22 @@ def limit_label(key: str) -> str:
     return str(CLOCK_LABELS.get(key, key))
 
 
-OPENING_EVENTS = {"submit": _l("提交"), "receive_transfer": _l("由其他机关转来")}
+OPENING_EVENTS = {"submit": _l("提交"), "receive_transfer": _l("由其他机关转来"),
+                  "order": _l("指令回避"), "open": _l("立案调查"),
+                  "assign_down": _l("上级机关交办"), "request": _l("申请暂停履职"),
+                  "suspend_automatically": _l("依规定自动暂停履职")}
+
+#: What the public party of each case type is called (the role's own label says 投诉人).
+PUBLIC_PARTY = {"recusal": _l("申请人")}
+
+
+def actor_label(ev) -> str:
+    """Who acted, as the case's timeline names them."""
+    from workflows.roles import Role
+
+    if ev.actor_role is Role.PUBLIC and ev.case_type in PUBLIC_PARTY:
+        return str(PUBLIC_PARTY[ev.case_type])
+    return ev.actor_role.label
 
 
 def event_label(ev) -> str:

@@ -97,10 +97,11 @@ class ActionForm(FlaskForm):
 
     version = HiddenField()
     reason = TextAreaField(_l("理由 / 说明"), validators=[Optional(), Length(max=2000)])
-    target_organ_id = SelectField(_l("转办机关"), coerce=str, validators=[Optional()])
+    target_organ_id = SelectField(_l("转办机关"), coerce=str, choices=[],
+                                  validators=[Optional()])
     target_number = StringField(_l("合并到案件编号"), validators=[Optional(), Length(max=20)])
     note = TextAreaField(_l("调查记录"), validators=[Optional(), Length(max=5000)])
-    finding = SelectField(_l("调查结论"), validators=[Optional()])
+    finding = SelectField(_l("调查结论"), choices=[], validators=[Optional()])
     facts = TextAreaField(_l("查明的事实"), validators=[Optional(), Length(max=5000)])
     handling = TextAreaField(_l("处理情况"), validators=[Optional(), Length(max=2000)])
     files = MultipleFileField(_l("附件"))

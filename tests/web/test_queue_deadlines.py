@@ -69,7 +69,7 @@ def test_todo_lists_what_waits_for_this_role_oldest_first(client, demo):
     untouched, _ = make_complaint()
     for case in (older, newer):
         for trigger, who, data in (
-                ("accept", "intake", {}), ("start_investigation", "inspector", {}),
+                ("accept", "intake", {}),
                 ("propose_conclusion", "inspector",
                  {"finding": "partly", "facts": "部分属实", "handling": "批评教育"})):
             with unit_of_work():

@@ -76,6 +76,15 @@ STAFF_ROUTES = [
     ("POST", "/staff/complaints/{case}/transfer"),
     ("POST", "/staff/complaints/{case}/merge"),
     ("POST", "/staff/logout"),
+    ("GET", "/staff/recusals/new"),
+    ("POST", "/staff/recusals/new"),
+    ("GET", "/staff/recusals/order"),
+    ("GET", "/staff/me/recusals/new"),
+    ("GET", "/staff/investigations/new"),
+    ("POST", "/staff/investigations/new"),
+    ("GET", "/staff/conflicts"),
+    ("POST", "/staff/conflicts"),
+    ("GET", "/staff/officers/1"),
 ]
 
 

@@ -236,7 +236,6 @@ def fire_as(case, trigger: str, username: str, data: dict | None = None, **kwarg
 
 TO_NOTIFIED = (
     ("accept", "intake", {}),
-    ("start_investigation", "inspector", {}),
     ("propose_conclusion", "inspector", {"finding": "partly", "facts": "经查，辅警言语失当属实。",
                                          "handling": "对该辅警批评教育"}),
     ("approve_conclusion", "leader", {}),

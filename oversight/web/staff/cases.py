@@ -31,6 +31,8 @@ class CasePage:
     prepare_form: Callable[[Any, Any], None] = _no_choices
     #: one line describing a case in the queue (the number and state are shown anyway)
     summary: Callable[[Any], str] = lambda case: ""
+    #: pages that open a case of this type from the queue: (endpoint, label, roles)
+    new_links: tuple[tuple[str, Any, frozenset], ...] = ()
 
 
 _PAGES: dict[str, CasePage] = {}

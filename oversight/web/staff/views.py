@@ -177,11 +177,14 @@ def queue():
 
 @bp.get("/me")
 def me():
-    """The officer's own roster record. Complaints about them are not shown here: an
-    officer learns of a matter when the disciplinary procedure notifies them."""
+    """The officer's own record: duty status, their suspensions (where they may file a
+    申诉) and recusals granted. Complaints about them are not shown here: an officer
+    learns of a matter when the disciplinary procedure notifies them."""
     if not can(current_user, "own_record"):
         abort(403)
-    return render_template("staff/me.html", officer=current_user.officer)
+    from oversight.web.staff.officer_record import me_page
+
+    return me_page()
 
 
 def _page(segment: str) -> CasePage:
