@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from browser_helpers import assert_no_horizontal_overflow, select_by_text
 from playwright.sync_api import expect
 
 from workflows.complaint import ComplaintState, Finding
@@ -14,25 +15,7 @@ from workflows.complaint import ComplaintState, Finding
 pytestmark = pytest.mark.browser
 
 S = ComplaintState
-MOBILE_WIDTH = 375
 NARRATIVE = "2026年11月20日晚在三里屯路口，辅警态度蛮横，辱骂群众并推搡，围观群众均可作证。"
-
-
-def assert_no_horizontal_overflow(page, what: str) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= MOBILE_WIDTH, f"{what}: page is {width}px wide at {MOBILE_WIDTH}px"
-
-
-def select_by_text(page, selector: str, text: str) -> str:
-    """Select the option whose text, without (full-width) indentation, is ``text``."""
-    value = page.eval_on_selector(
-        selector,
-        "(s, t) => { const o = [...s.options].find(o => o.textContent.trim() === t);"
-        " return o ? o.value : null; }",
-        text)
-    assert value, f"no option {text!r} in {selector}"
-    page.select_option(selector, value)
-    return value
 
 
 def file_complaint(page, server, png_file, artifacts) -> tuple[str, str]:

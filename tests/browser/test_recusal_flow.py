@@ -8,33 +8,16 @@ from __future__ import annotations
 import re
 
 import pytest
+from browser_helpers import assert_no_horizontal_overflow, select_by_text
 from playwright.sync_api import expect
 
-import oversight.web.public.recusals  # noqa: F401  (routes; also wired by register_web)
-import oversight.web.staff.recusals  # noqa: F401
 from workflows.recusal import RecusalState
 
 pytestmark = pytest.mark.browser
 
 S = RecusalState
-MOBILE_WIDTH = 375
 MATTER = "京公朝（三）受案字〔2026〕1123号"
 FACTS = "该辅警是对方当事人李某的表弟，我在现场听到二人以表兄弟相称，担心处理不公。"
-
-
-def assert_no_horizontal_overflow(page, what: str) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= MOBILE_WIDTH, f"{what}: page is {width}px wide at {MOBILE_WIDTH}px"
-
-
-def select_by_text(page, selector: str, text: str) -> None:
-    value = page.eval_on_selector(
-        selector,
-        "(s, t) => { const o = [...s.options].find(o => o.textContent.trim() === t);"
-        " return o ? o.value : null; }",
-        text)
-    assert value, f"no option {text!r} in {selector}"
-    page.select_option(selector, value)
 
 
 def file_application(page, server, png_file, artifacts) -> tuple[str, str]:

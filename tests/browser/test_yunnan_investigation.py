@@ -8,21 +8,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from browser_helpers import assert_no_horizontal_overflow
 from playwright.sync_api import expect
 
-# Routes are added to the staff blueprint at import, before the live server's app exists.
-import oversight.web.staff.investigations  # noqa: F401
-import oversight.web.staff.recusals  # noqa: F401
-
 pytestmark = pytest.mark.browser
-
-MOBILE_WIDTH = 375
-
-
-def no_horizontal_overflow(page, what: str) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= MOBILE_WIDTH, f"{what}: page is {width}px wide at {MOBILE_WIDTH}px"
-
 
 def test_yunnan_inspector_opens_an_investigation_and_the_officer_is_flagged(
         live_server, new_page, console, artifacts):
@@ -41,7 +30,7 @@ def test_yunnan_inspector_opens_an_investigation_and_the_officer_is_flagged(
     page.fill("#subject", "群众反映执勤中态度粗暴")
     page.fill("#summary", "2026年11月20日晚，群众来电反映五华分局辅警执勤中推搡群众。")
     expect(page.locator("#lead_id option:checked")).to_contain_text("督察小李（五华）")
-    no_horizontal_overflow(page, "open form")
+    assert_no_horizontal_overflow(page, "open form")
     page.get_by_role("button", name="立案").click()
 
     expect(page).to_have_url(re.compile(re.escape(server.url) + r"/staff/investigations/\d+$"))
@@ -55,7 +44,7 @@ def test_yunnan_inspector_opens_an_investigation_and_the_officer_is_flagged(
     expect(page.locator("#suspension-rule")).to_contain_text("第三十二条")
     expect(page.locator("#recorder-hint")).to_contain_text("第十九条")
     page.screenshot(path=str(artifacts / "yunnan-investigation-phone.png"), full_page=True)
-    no_horizontal_overflow(page, "investigation page")
+    assert_no_horizontal_overflow(page, "investigation page")
 
     # The automatic suspension: its page cites 第三十二条 and the maximum by analogy.
     page.locator("#officer-suspensions a").first.click()
@@ -64,7 +53,7 @@ def test_yunnan_inspector_opens_an_investigation_and_the_officer_is_flagged(
     expect(page.locator("#suspension-limit")).to_contain_text("参照")
     expect(page.locator("#suspension-limit")).to_contain_text("《公安机关督察条例》第十二条")
     expect(page.get_by_role("link", name="暂停履行职责决定书")).to_be_visible()
-    no_horizontal_overflow(page, "suspension page")
+    assert_no_horizontal_overflow(page, "suspension page")
     page.go_back()
 
     # The officer's record carries the flag too.
@@ -73,5 +62,5 @@ def test_yunnan_inspector_opens_an_investigation_and_the_officer_is_flagged(
     expect(page.locator("#duty-status")).to_contain_text("暂停履行职责中")
     expect(page.locator("#officer-investigations")).to_contain_text("群众反映执勤中态度粗暴")
     page.screenshot(path=str(artifacts / "yunnan-officer-record-phone.png"), full_page=True)
-    no_horizontal_overflow(page, "officer record")
+    assert_no_horizontal_overflow(page, "officer record")
     assert console.csp_violations() == []

@@ -18,8 +18,6 @@ from investigation_helpers import (
     suspensions_of,
 )
 
-import oversight.web.staff.investigations  # noqa: F401  (routes: see test_investigation_pages)
-import oversight.web.staff.recusals  # noqa: F401
 from oversight.models import CaseClock
 from oversight.models.base import utcnow
 from oversight.services import investigations, suspensions

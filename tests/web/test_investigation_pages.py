@@ -26,11 +26,9 @@ from webhelpers import (
     value_of,
 )
 
-# Routes are added to the staff blueprint at import, before any app registers it.
-import oversight.web.staff.investigations  # noqa: F401
-import oversight.web.staff.recusals  # noqa: F401  (staff.self_recusal, linked from /me)
 from oversight.extensions import db
 from oversight.models import ConflictDeclaration, Investigation
+from oversight.services import investigations
 from workflows.roles import Role
 
 
@@ -129,7 +127,7 @@ def test_case_pages_show_the_evidence_log_with_superseded_entries(client, staff)
         "执法记录仪视频须注明记录仪编号和起止时间"]
     assert value_of(html, "add_evidence-evidence_title") == "执法记录仪视频"
 
-    entry = refreshed(inv) and oversight.services.investigations.evidence_of(inv)[0]
+    entry = refreshed(inv) and investigations.evidence_of(inv)[0]
     html = client.get(url).get_data(as_text=True)
     response = client.post(f"{url}/supersede_evidence", data={
         "version": value_of(html, "version"), "evidence_id": str(entry.id),
@@ -321,3 +319,28 @@ def test_queue_links_to_the_open_and_conflict_pages(client, staff):
     html = client.get("/staff/?type=investigation").get_data(as_text=True)
     assert 'href="/staff/investigations/new"' in html and 'href="/staff/conflicts"' in html
     assert "BJ10001 张伟 · 执勤中态度粗暴的线索" in html  # the queue's summary line
+
+
+def test_suspended_officer_is_flagged_on_complaint_and_recusal_pages(staff, client):
+    from oversight.models.base import utcnow
+    from oversight.services import recusals
+    from oversight.services.uow import unit_of_work
+
+    complaint, _code = make_complaint()  # about BJ10001
+    with unit_of_work():
+        recusal, _code = recusals.submit(recusals.RecusalInput(
+            organ_id=officer("BJ10001").organ_id, applicant_role="party", name="王小明",
+            phone="13800138000", matter_ref="京公（朝）行罚决字〔2026〕7号",
+            facts="该辅警与对方当事人是亲属，申请其回避。", officer_badge="BJ10001",
+            ground_code="party_or_relative"), utcnow())
+    login(client, staff, "leader")
+    for url in (f"/staff/complaints/{complaint.id}", f"/staff/recusals/{recusal.id}"):
+        assert "suspended-flag" not in client.get(url).get_data(as_text=True), url
+    inv = open_on_initiative("BJ-CY", "BJ10001", "inspector")
+    fire(inv, "request_suspension", "inspector", {"reason": "暂停执勤"})
+    fire(suspensions_of("BJ10001")[0], "approve", "leader")
+    for url in (f"/staff/complaints/{complaint.id}", f"/staff/recusals/{recusal.id}"):
+        facts = client.get(url).get_data(as_text=True).split('class="facts"', 1)[1]
+        facts = facts.split("</dl>", 1)[0]
+        assert "suspended-flag" in facts, url
+        assert "BJ10001" in facts, url

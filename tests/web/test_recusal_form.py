@@ -22,8 +22,6 @@ from webhelpers import (
     value_of,
 )
 
-import oversight.web.public.recusals  # noqa: F401  (routes; also wired by register_web)
-import oversight.web.staff.recusals  # noqa: F401
 from oversight.extensions import db
 from oversight.models import Attachment, Notice, Recusal, RecusalApplicant
 from oversight.services import recusals, workflow

@@ -287,16 +287,7 @@ def _investigation_context(case: Investigation, actor: Any) -> dict:
     }
 
 
-def _blank_other_selects(form: Any) -> None:
-    """Selects of other case types' actions (never shown here) still validate: give them
-    the one empty choice a blank submission carries."""
-    for f in form:
-        if getattr(f, "choices", ()) is None:
-            f.choices = [SelectChoice("", "")]
-
-
 def _investigation_choices(form: Any, case: Investigation) -> None:
-    _blank_other_selects(form)
     team = _inspector_choices(investigations.eligible_inspectors(case.organ))
     form.lead_id.choices = [SelectChoice("", _("请选择"))] + team
     form.assistant_ids.choices = team
@@ -355,5 +346,4 @@ def _suspension_summary(case: Suspension) -> str:
 register_page(CasePage(case_type="suspension", segment="suspensions",
                        facts_template="staff/facts/suspension.html",
                        context=_suspension_context,
-                       prepare_form=lambda form, case: _blank_other_selects(form),
                        summary=_suspension_summary))
