@@ -26,6 +26,7 @@ def _optional_int(value):
     return int(value)
 
 
+BADGE = Regexp(r"^[A-Za-z0-9-]+$", message=_l("编号只能包含字母和数字"))
 PHONE = Regexp(r"^(1\d{10}|0\d{2,3}-?\d{7,8})$", message=_l("请填写正确的手机号或固定电话"))
 
 
@@ -44,8 +45,7 @@ class ComplaintForm(FlaskForm):
     organ_id = SelectField(_l("辅警所在单位（受理机关）"), coerce=_optional_int,
                            validators=[InputRequired(message=_l("请选择受理机关"))])
     officer_badge = StringField(_l("辅警编号（如知道）"), validators=[
-        Optional(), Length(max=20),
-        Regexp(r"^[A-Za-z0-9-]+$", message=_l("编号只能包含字母和数字"))])
+        Optional(), Length(max=20), BADGE])
     officer_description = TextAreaField(_l("辅警外貌特征或其他可识别信息"),
                                         validators=[Optional(), Length(max=500)])
     incident_at = DateTimeLocalField(_l("发生时间"), format="%Y-%m-%dT%H:%M",

@@ -16,18 +16,9 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
-from oversight.web.forms import PHONE
-
-
-def _optional_int(value):
-    if value in ("", None):
-        return None
-    return int(value)
-
-
-BADGE = Regexp(r"^[A-Za-z0-9-]+$", message=_l("编号只能包含字母和数字"))
+from oversight.web.forms import BADGE, PHONE, _optional_int
 
 
 class MatterForm(FlaskForm):
