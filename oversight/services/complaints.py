@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from oversight.extensions import db
 from oversight.models import ComplainantIdentity, Complaint, Officer, Organ
-from oversight.services import attachments, clocks, events, numbering, registry
+from oversight.services import attachments, numbering, registry
 from oversight.services.access import can
 from oversight.services.actors import PublicActor, SystemActor
 from oversight.services.cases import hash_code, new_access_code, submission_key_hash
@@ -133,16 +133,11 @@ def submit(data: ComplaintInput, now: dt.datetime) -> tuple[Complaint, str]:
 def _open(complaint: Complaint, now: dt.datetime, *, trigger: str, actor_id: int | None,
           role: Role, payload: dict, reason: str = "") -> None:
     """The first event, clocks and outbox row of a new case."""
-    from oversight.models import SearchOutbox
+    from oversight.services.workflow import open_case
 
-    for kind in FILING_CLOCKS:
-        clocks.start(complaint, kind, complaint.organ.pack, now)
-    events.append(case_type="complaint", case_id=complaint.id, actor_id=actor_id,
-                  actor_role=role, trigger=trigger, from_state="",
-                  to_state=complaint.state.value, at=now, reason=reason,
-                  article=complaint.organ.pack.rule("complaint_channel").citation.label,
-                  payload=payload, public=True)
-    db.session.add(SearchOutbox(case_type="complaint", case_id=complaint.id, created_at=now))
+    open_case(complaint, trigger=trigger, actor_id=actor_id, role=role,
+              rule="complaint_channel", now=now, starts=FILING_CLOCKS, payload=payload,
+              reason=reason, public=True)
 
 
 # --- transition hooks -------------------------------------------------------------------

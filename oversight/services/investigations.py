@@ -26,11 +26,10 @@ from oversight.models import (
     InvestigationMember,
     Officer,
     Organ,
-    SearchOutbox,
     Suspension,
     User,
 )
-from oversight.services import attachments, events, numbering, registry, suspensions
+from oversight.services import attachments, numbering, registry, suspensions, workflow
 from oversight.services.access import can, in_scope
 from oversight.services.actors import SystemActor
 from oversight.services.errors import Forbidden, IllegalTransition, InvalidData
@@ -298,14 +297,10 @@ def _create(actor: Any, *, organ: Organ, subject: str, summary: str, officer: Of
     if assigned_by is not None:
         payload["assigned_by"] = assigned_by.name
     payload.update(_mandatory_suspension(inv, now))
-    pack = organ.pack
     rule = "complaint_transfer" if origin is InvestigationOrigin.ASSIGNED else "complaint_channel"
-    events.append(case_type="investigation", case_id=inv.id, actor_id=actor.id,
-                  actor_role=actor.role,
-                  trigger="assign_down" if assigned_by is not None else "open",
-                  from_state="", to_state=inv.state.value, at=now,
-                  article=pack.rule(rule).citation.label, payload=payload)
-    db.session.add(SearchOutbox(case_type="investigation", case_id=inv.id, created_at=now))
+    workflow.open_case(inv, trigger="assign_down" if assigned_by is not None else "open",
+                       actor_id=actor.id, role=actor.role, rule=rule, now=now,
+                       payload=payload)
     return inv
 
 

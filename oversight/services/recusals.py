@@ -20,12 +20,13 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from oversight.extensions import db
-from oversight.models import Officer, Organ, Recusal, RecusalApplicant, SearchOutbox
-from oversight.services import attachments, clocks, events, notices, numbering, registry
+from oversight.models import Officer, Organ, Recusal, RecusalApplicant
+from oversight.services import attachments, numbering, registry
 from oversight.services.access import in_scope
 from oversight.services.cases import hash_code, new_access_code, submission_key_hash
 from oversight.services.errors import AlreadySubmitted, Forbidden, InvalidData
 from oversight.services.registry import CaseTypeBinding
+from oversight.services.workflow import open_case
 from workflows.clocks import due_at
 from workflows.recusal import (
     FILING_CLOCKS,
@@ -284,19 +285,10 @@ def order(leader: Any, badge: str, data: MatterInput, earlier_acts: str, reason:
     recusal.earlier_acts_note = reason.strip()
     db.session.add(recusal)
     db.session.flush()
-    pack = recusal.pack
-    article = pack.rule("recusal_grounds").citation.label
-    notice = notices.issue(recusal, "ordered", now, {"article": article,
-                                                      "reason": reason.strip()})
-    events.append(case_type=recusal.case_type, case_id=recusal.id, actor_id=leader.id,
-                  actor_role=Role.LEADER, trigger="order", from_state="",
-                  to_state=recusal.state.value, at=now, reason=reason.strip(),
-                  article=article,
-                  payload={"origin": recusal.origin.value, "earlier_acts": earlier_acts,
-                           "notice": notice.number},
-                  public=True)
-    db.session.add(SearchOutbox(case_type=recusal.case_type, case_id=recusal.id,
-                                created_at=now))
+    open_case(recusal, trigger="order", actor_id=leader.id, role=Role.LEADER,
+              rule="recusal_grounds", now=now, notice="ordered", reason=reason.strip(),
+              payload={"origin": recusal.origin.value, "earlier_acts": earlier_acts},
+              public=True)
     db.session.flush()
     return recusal
 
@@ -355,18 +347,10 @@ def _add_applicant(recusal: Recusal, data: RecusalInput) -> None:
 def _open(recusal: Recusal, now: dt.datetime, *, trigger: str, actor_id: int | None,
           role: Role, payload: dict) -> None:
     """The first event, clocks and outbox row of an application awaiting decision."""
-    pack = recusal.pack
-    for kind in FILING_CLOCKS:
-        clocks.start(recusal, kind, pack, now)
     # A party's application rests on who may apply; the officer's own on the grounds.
     rule = "recusal_grounds" if recusal.origin is RecusalOrigin.SELF else "recusal_applicants"
-    events.append(case_type=recusal.case_type, case_id=recusal.id, actor_id=actor_id,
-                  actor_role=role, trigger=trigger, from_state="",
-                  to_state=recusal.state.value, at=now,
-                  article=pack.rule(rule).citation.label,
-                  payload=payload, public=True)
-    db.session.add(SearchOutbox(case_type=recusal.case_type, case_id=recusal.id,
-                                created_at=now))
+    open_case(recusal, trigger=trigger, actor_id=actor_id, role=role, rule=rule, now=now,
+              starts=FILING_CLOCKS, payload=payload, public=True)
 
 
 # --- transition hooks --------------------------------------------------------------------

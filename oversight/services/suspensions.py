@@ -20,9 +20,9 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from oversight.extensions import db
-from oversight.models import SearchOutbox, Suspension
+from oversight.models import Suspension
 from oversight.models.investigation import AppealOutcome, Investigation
-from oversight.services import clocks, events, notices, numbering, registry
+from oversight.services import clocks, numbering, registry, workflow
 from oversight.services.actors import SystemActor
 from oversight.services.errors import IllegalTransition
 from oversight.services.registry import CaseTypeBinding
@@ -106,15 +106,6 @@ def _insert(suspension: Suspension) -> Suspension:
     return suspension
 
 
-def _opened(suspension: Suspension, now: dt.datetime, *, trigger: str, actor_id: int | None,
-            role: Role, payload: dict) -> None:
-    events.append(case_type="suspension", case_id=suspension.id, actor_id=actor_id,
-                  actor_role=role, trigger=trigger, from_state="",
-                  to_state=suspension.state.value, at=now, reason=suspension.reason,
-                  article=suspension.pack.rule("suspension").citation.label, payload=payload)
-    db.session.add(SearchOutbox(case_type="suspension", case_id=suspension.id, created_at=now))
-
-
 def open_automatic(inv: Investigation, now: dt.datetime) -> Suspension:
     """Suspend the investigated officer, by the system, because the pack makes it mandatory
     for the duration of the investigation. Raises SuspensionExists when the officer already
@@ -133,11 +124,10 @@ def open_automatic(inv: Investigation, now: dt.datetime) -> Suspension:
         started_at=now, ends_at=due_at(now, limit.amount, limit.unit.value),
         created_at=now, updated_at=now,
     ))
-    _opened(suspension, now, trigger="suspend_automatically", actor_id=None, role=Role.SYSTEM,
-            payload={"investigation": inv.number, "automatic": True})
-    clocks.start(suspension, MAX_KEY, pack, now)
-    article = pack.rule("suspension").citation.label
-    notices.issue(suspension, "decision", now, {"article": article, "reason": suspension.reason})
+    workflow.open_case(suspension, trigger="suspend_automatically", actor_id=None,
+                       role=Role.SYSTEM, rule="suspension", now=now, starts=(MAX_KEY,),
+                       notice="decision", reason=suspension.reason,
+                       payload={"investigation": inv.number, "automatic": True})
     return suspension
 
 
@@ -152,8 +142,9 @@ def open_request(inv: Investigation, actor: Any, reason: str, now: dt.datetime) 
         state=SuspensionState.REQUESTED, officer_id=inv.officer_id, investigation_id=inv.id,
         automatic=False, reason=reason, created_at=now, updated_at=now,
     ))
-    _opened(suspension, now, trigger="request", actor_id=actor.id, role=actor.role,
-            payload={"investigation": inv.number})
+    workflow.open_case(suspension, trigger="request", actor_id=actor.id, role=actor.role,
+                       rule="suspension", now=now, reason=suspension.reason,
+                       payload={"investigation": inv.number})
     return suspension
 
 

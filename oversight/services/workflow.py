@@ -135,9 +135,37 @@ def _apply(case: Any, t: Transition, binding: Any, actor: Any, data: dict,
         payload=payload,
         public=t.public,
     )
-    db.session.add(SearchOutbox(case_type=case.case_type, case_id=case.id, created_at=now))
+    _to_search_outbox(case, now)
     db.session.flush()
     return event
+
+
+def open_case(case: Any, *, trigger: str, actor_id: int | None, role: Any, rule: str,
+              now: dt.datetime, starts: tuple[str, ...] = (), notice: str | None = None,
+              payload: dict | None = None, reason: str = "", public: bool = False
+              ) -> CaseEvent:
+    """Record how a new case came to be: the opening event (not a row of the state table:
+    nothing moves), the clocks it starts, the notice it issues and its search outbox row,
+    in the caller's transaction. Every case type opens through here."""
+    pack = registry.binding_for(case).pack_of(case)
+    payload = dict(payload or {})
+    for kind in starts:
+        clocks.start(case, kind, pack, now)
+    article = pack.rule(rule).citation.label
+    if notice is not None:
+        issued = notices.issue(case, notice, now, {"article": article, "reason": reason})
+        payload["notice"] = issued.number
+    event = events.append(
+        case_type=case.case_type, case_id=case.id, actor_id=actor_id, actor_role=role,
+        trigger=trigger, from_state="", to_state=case.state.value, at=now, reason=reason,
+        article=article, payload=payload, public=public,
+    )
+    _to_search_outbox(case, now)
+    return event
+
+
+def _to_search_outbox(case: Any, now: dt.datetime) -> None:
+    db.session.add(SearchOutbox(case_type=case.case_type, case_id=case.id, created_at=now))
 
 
 def history(case: Any, public_only: bool = False) -> list[CaseEvent]:
