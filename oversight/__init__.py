@@ -45,6 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
     get_packs()
 
     from oversight import models  # noqa: F401  (register the mappers)
+    from oversight.search.documents import install as install_search
     from oversight.services import (  # noqa: F401  (register the case types)
         complaints,
         investigations,
@@ -53,5 +54,6 @@ def create_app(config: dict | None = None) -> Flask:
     )
     from oversight.web import register_web
 
+    install_search()  # give each case type its search document builder
     register_web(app)
     return app

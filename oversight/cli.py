@@ -111,6 +111,39 @@ def expire_suspensions_command():
     click.echo(_("已解除期满的暂停履职 %(n)s 件", n=len(numbers)))
 
 
+@click.command("index")
+@click.option("--follow", is_flag=True, help="keep applying the outbox (one worker only)")
+@click.option("--poll", default=1.0, show_default=True, help="seconds between polls")
+@with_appcontext
+def index_command(follow, poll):
+    """Apply the search outbox to the index (the single writer)."""
+    from oversight import search
+
+    if not follow:
+        click.echo(_("已更新检索索引：%(n)s 条变更", n=search.index_pending()))
+        return
+    click.echo(_("正在持续更新检索索引（Ctrl+C 停止）"))
+    try:
+        search.follow(poll_seconds=poll)
+    except KeyboardInterrupt:
+        pass
+
+
+@click.command("reindex")
+@with_appcontext
+def reindex_command():
+    """Rebuild the whole search index from the database and swap it in."""
+    from oversight import search
+
+    with click.progressbar(length=1, label=_("重建检索索引")) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        count = search.rebuild(progress=progress)
+    click.echo(_("检索索引已重建：%(n)s 件案件", n=count))
+
+
 @click.command("run")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
@@ -141,7 +174,8 @@ def build_cli() -> FlaskGroup:
                      add_version_option=False, load_dotenv=False,
                      help=_("辅警监督 · Oversight"))
     for command in (run_command, seed_demo_command, create_user_command, verify_log_command,
-                    expire_suspensions_command, shell_command, routes_command):
+                    expire_suspensions_command, index_command, reindex_command,
+                    shell_command, routes_command):
         cli.add_command(command)
     return cli
 

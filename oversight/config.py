@@ -92,6 +92,14 @@ def build_config(overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("OVERSIGHT_SECURE_COOKIES", "0") == "1",
         "WTF_CSRF_TIME_LIMIT": None,
+        # Search (see README, "Search"): the index folder, and whether this process indexes
+        # its own commits (turn off under gunicorn and run `oversight index --follow`).
+        "SEARCH_INDEX_DIR": os.environ.get("OVERSIGHT_SEARCH_DIR") or str(instance / "search"),
+        "SEARCH_INLINE": os.environ.get("OVERSIGHT_SEARCH_INLINE", "1") != "0",
+        "SEARCH_INLINE_LOCK_SECONDS": 2.0,
+        "SEARCH_GAP_GRACE_SECONDS": _env_int("OVERSIGHT_SEARCH_GAP_GRACE_SECONDS", 60),
+        "SEARCH_REBUILD_PROCS": _env_int("OVERSIGHT_SEARCH_REBUILD_PROCS", 1),
+        "SEARCH_LIMITMB": _env_int("OVERSIGHT_SEARCH_LIMITMB", 256),
     }
     cfg.update(overrides)
     if not cfg["SECRET_KEY"]:

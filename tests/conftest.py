@@ -26,8 +26,11 @@ def _pg_schema():
 
 
 @pytest.fixture
-def app(tmp_path, _pg_schema):
-    application = make_app(tmp_path)
+def app(request, tmp_path, _pg_schema):
+    # Indexing after every commit is the app's default; tests that do not search skip that
+    # work (their outbox rows stay for a later pass, as in production without a worker).
+    inline = request.node.get_closest_marker("search") is not None
+    application = make_app(tmp_path, SEARCH_INLINE=inline)
     with application.app_context():
         prepare_database()
         yield application

@@ -24,6 +24,8 @@ class CaseTypeBinding:
     pack_of: Callable[[Any], Any] = lambda case: case.organ.pack
     #: the identity record of the case's public party, or None (never for officers)
     identity_of: Callable[[Any], Any] | None = None
+    #: builds the search document (a dict of index fields) for a case; see oversight.search
+    search_document: Callable[[Any], dict] | None = None
 
 
 _BINDINGS: dict[str, CaseTypeBinding] = {}

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 from oversight.extensions import db
+from oversight.search import indexer as search_indexer
 from oversight.services import mail
 from oversight.storage import write_intent
 
@@ -22,3 +23,4 @@ def unit_of_work() -> Iterator[None]:
         db.session.rollback()
         raise
     mail.drain_after_commit()
+    search_indexer.drain_after_commit()

@@ -1,0 +1,239 @@
+"""Where the index lives, who may write it, and the searchers readers share.
+
+Layout of ``SEARCH_INDEX_DIR`` (``instance/search`` by default)::
+
+    write.lock     fcntl lock: held by the one process writing (or swapping) an index
+    CURRENT        the name of the live index directory, replaced atomically by a rebuild
+    ix-<stamp>/    a Whoosh index plus ``cursor.json``: the last outbox seq it reflects
+
+A rebuild writes a fresh ``ix-…`` directory and then swaps ``CURRENT`` under the lock, so
+readers never see a half-built index. The directory replaced last is kept (a reader in
+another process may still be using it) and older ones are removed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import secrets
+import shutil
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+
+from oversight.search.schema import SCHEMA_VERSION, build_schema
+
+log = logging.getLogger(__name__)
+
+CURRENT = "CURRENT"
+LOCK = "write.lock"
+CURSOR = "cursor.json"
+
+
+def index_root() -> Path:
+    from flask import current_app
+
+    return Path(current_app.config["SEARCH_INDEX_DIR"])
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def current_name(root: Path) -> str | None:
+    try:
+        name = (root / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return name if name and (root / name).is_dir() else None
+
+
+def read_cursor(ixdir: Path) -> int | None:
+    """The outbox seq an index reflects, or None when it is missing or of another schema."""
+    try:
+        data = json.loads((ixdir / CURSOR).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    if data.get("schema") != SCHEMA_VERSION:
+        return None
+    return int(data["seq"])
+
+
+def write_cursor(ixdir: Path, seq: int) -> None:
+    """Persist the cursor: always AFTER the index commit it describes."""
+    _atomic_write(ixdir / CURSOR, json.dumps({"seq": seq, "schema": SCHEMA_VERSION}))
+
+
+def live_index_dir(root: Path) -> Path | None:
+    """The live index directory, or None when there is none usable (missing, or built for
+    another schema version): then the indexer rebuilds."""
+    name = current_name(root)
+    if name is None or read_cursor(root / name) is None:
+        return None
+    return root / name
+
+
+def new_index_dir(root: Path):
+    """Create an empty index in a fresh ``build-…`` directory; return (path, index).
+    Only ``swap`` turns it into a live ``ix-…`` directory."""
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+    path = root / f"build-{stamp}-{secrets.token_hex(3)}"
+    path.mkdir()
+    return path, whoosh_index.create_in(str(path), build_schema())
+
+
+#: An unfinished ``build-…`` directory older than this was left by a crashed rebuild.
+STALE_BUILD_SECONDS = 24 * 3600
+
+
+def swap(root: Path, build_dir: Path) -> Path:
+    """Make a finished build live (the caller holds the write lock); prune directories no
+    reader can need any more. Returns the live directory."""
+    live = root / ("ix-" + build_dir.name.removeprefix("build-"))
+    os.rename(build_dir, live)
+    previous = current_name(root)
+    _atomic_write(root / CURRENT, live.name)
+    keep = {live.name, previous}
+    for child in root.iterdir():
+        if not child.is_dir() or child.name in keep:
+            continue
+        stale_build = (child.name.startswith("build-")
+                       and child.stat().st_mtime < time.time() - STALE_BUILD_SECONDS)
+        if child.name.startswith("ix-") or stale_build:
+            shutil.rmtree(child, ignore_errors=True)
+    return live
+
+
+@contextlib.contextmanager
+def writer_lock(root: Path, timeout: float | None = None) -> Iterator[bool]:
+    """Hold the inter-process write lock. Yields True when held; with a ``timeout``, yields
+    False if another writer kept it that long (the caller then does nothing)."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if timeout is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        else:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        yield False
+                        return
+                    time.sleep(0.02)
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+# --- searchers shared by the requests of one process ----------------------------------------
+
+
+class SearcherPool:
+    """Open searchers on the live index of one root, reused across requests.
+
+    A request checks a searcher out and back in, so threads never share one at the same
+    time. On checkout a searcher that is no longer current (the index committed a new
+    generation, or a rebuild swapped the directory) is closed and a fresh one is opened.
+    """
+
+    MAX_IDLE = 4
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._lock = threading.Lock()
+        self._idle: list[tuple[str, object]] = []  # (directory name, searcher)
+        self._indexes: dict[str, object] = {}
+
+    def _fresh(self, name: str, searcher) -> bool:
+        try:
+            return searcher.up_to_date()
+        except OSError:  # its directory was pruned
+            return False
+
+    @contextlib.contextmanager
+    def searcher(self) -> Iterator[tuple[tuple, object | None]]:
+        """Yield ``(identity, searcher)``: a current searcher, or None when there is no index
+        yet. ``identity`` names the index generation the searcher reads (per-generation
+        caches key on it: document numbers change with every generation)."""
+        name = current_name(self.root)
+        if name is None:
+            yield (), None
+            return
+        chosen = None
+        with self._lock:
+            while self._idle:
+                idle_name, s = self._idle.pop()
+                if idle_name == name and self._fresh(name, s):
+                    chosen = s
+                    break
+                s.close()
+            if chosen is None:
+                ix = self._indexes.get(name)
+                if ix is None:
+                    ix = whoosh_index.open_dir(str(self.root / name))
+                    self._indexes = {name: ix}
+                chosen = ix.searcher()
+        try:
+            yield (str(self.root), name, chosen.ixreader.generation()), chosen
+        finally:
+            with self._lock:
+                if len(self._idle) < self.MAX_IDLE and current_name(self.root) == name:
+                    self._idle.append((name, chosen))
+                else:
+                    chosen.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for _name, s in self._idle:
+                s.close()
+            self._idle.clear()
+            self._indexes.clear()
+
+
+_pools: OrderedDict[str, SearcherPool] = OrderedDict()
+_pools_lock = threading.Lock()
+#: Pools kept open per process (tests create one instance folder per test).
+MAX_POOLS = 4
+
+
+def pool_for(root: Path) -> SearcherPool:
+    key = str(root)
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is None:
+            pool = _pools[key] = SearcherPool(root)
+            while len(_pools) > MAX_POOLS:
+                _key, old = _pools.popitem(last=False)
+                old.close()
+        else:
+            _pools.move_to_end(key)
+        return pool
+
+
+@atexit.register
+def close_all() -> None:
+    with _pools_lock:
+        for pool in _pools.values():
+            pool.close()
+        _pools.clear()
