@@ -19,6 +19,7 @@ def register_web(app: Flask) -> None:
     import oversight.web.public.recusals  # noqa: F401
     import oversight.web.staff.investigations  # noqa: F401
     import oversight.web.staff.recusals  # noqa: F401
+    import oversight.web.staff.search  # noqa: F401
     from oversight.web.admin.views import bp as admin_bp
     from oversight.web.public.views import bp as public_bp
     from oversight.web.staff.views import bp as staff_bp

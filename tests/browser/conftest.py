@@ -98,7 +98,8 @@ class LiveServer:
 def live_server(tmp_path, _pg_schema):
     """The app with CSRF on, demo data seeded, served on 127.0.0.1 from a thread."""
     # A file database: the server threads and the test share it.
-    app = make_app(tmp_path, WTF_CSRF_ENABLED=True)  # the real forms, with real tokens
+    # The real forms, with real tokens; the index kept fresh after each commit, as in the app.
+    app = make_app(tmp_path, WTF_CSRF_ENABLED=True, SEARCH_INLINE=True)
     with app.app_context():
         prepare_database()
         with unit_of_work():

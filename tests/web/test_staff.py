@@ -85,6 +85,7 @@ STAFF_ROUTES = [
     ("GET", "/staff/conflicts"),
     ("POST", "/staff/conflicts"),
     ("GET", "/staff/officers/1"),
+    ("GET", "/staff/search?q=x"),
 ]
 
 

@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
+from oversight import search
 from oversight.extensions import db
 from oversight.models import (
     Attachment,
@@ -49,7 +50,7 @@ from oversight.web.common import apply_errors, organ_tree, read_uploads
 from oversight.web.diagram import state_diagram_svg
 from oversight.web.forms import ActionForm, LoginForm
 from oversight.web.staff.cases import CasePage, page_for, page_for_segment, register_page
-from workflows.complaint import Finding
+from workflows.complaint import ComplaintState, Finding
 
 bp = Blueprint("staff", __name__)
 PAGE_SIZE = 25
@@ -246,7 +247,9 @@ _NOT_DATA = frozenset({"csrf_token", "version", "files"})
 @bp.get("/complaints/<int:case_id>", defaults={"segment": "complaints"})
 @bp.get("/<segment>/<int:case_id>")
 def case(segment: str, case_id: int):
-    return _render_case(_load(segment, case_id))
+    # ?merge=<number> (from the similar-cases panel) opens the merge action, prefilled.
+    return _render_case(_load(segment, case_id),
+                        open_action="merge" if request.args.get("merge") else "")
 
 
 @bp.post("/complaints/<int:case_id>/<trigger>", defaults={"segment": "complaints"})
@@ -336,6 +339,10 @@ def workflow_svg(case_type: str):
 
 
 def _complaint_form_choices(form: ActionForm, case: Complaint) -> None:
+    # ?merge=<number>: the similar-complaints panel's link prefills the merge action.
+    merge_into = request.args.get("merge", "").strip()[:20]
+    if merge_into and not form.target_number.data:
+        form.target_number.data = merge_into
     form.target_organ_id.choices = [SelectChoice("", _("请选择"))] + [
         SelectChoice(str(o.id), ("　" * d) + o.name)
         for o, d in organ_tree() if o.id != case.organ_id]
@@ -345,7 +352,24 @@ def _complaint_form_choices(form: ActionForm, case: Complaint) -> None:
         SelectChoice(f.value, f.label) for f in Finding]
 
 
+#: While a complaint may still be merged into another, its page lists possible duplicates.
+_MERGEABLE = frozenset({ComplaintState.SUBMITTED, ComplaintState.ACCEPTED})
+
+
+def _complaint_context(case: Complaint, actor) -> dict:
+    """Possible duplicates (same organ, near in time, similar text), only while the
+    complaint can still be merged: that is what the list is for, and it spares every
+    later view of the case a more-like-this query."""
+    if case.state not in _MERGEABLE:
+        return {}
+    return {"similar": [(hit, url_for("staff.case", segment=page_for(hit.case_type).segment,
+                                      case_id=hit.case_id))
+                        for hit in search.similar(actor, case)],
+            "can_merge": can(actor, "fire:merge", case)}
+
+
 register_page(CasePage(case_type="complaint", segment="complaints",
                        facts_template="staff/facts/complaint.html",
+                       context=_complaint_context,
                        prepare_form=_complaint_form_choices,
                        summary=lambda c: f"{c.kind.label} · {c.category.label}"))
