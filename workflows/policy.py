@@ -35,6 +35,7 @@ RULE_KEYS = (
     "complaint_channel", "complainant_told_result", "officer_statement", "recusal_grounds",
     "recusal_applicants", "suspension", "measures", "recovery", "clarification",
     "appeal_right", "complaint_refusal", "complaint_transfer", "complaint_review",
+    "recovery_civil", "union_notice", "supervisor_referral",
 )
 LIMIT_KEYS = (
     "acknowledge", "conclude", "extend_max", "review_request", "review_answer",
@@ -50,7 +51,7 @@ class PolicyError(Exception):
 # --------------------------------------------------------------------------- article texts
 
 _CN_DIGITS = {ch: i for i, ch in enumerate("零一二三四五六七八九")} | {"〇": 0}
-_NUM = "零〇一二三四五六七八九十百"
+_NUM = "零〇一二三四五六七八九十百千"
 _HEADING = re.compile(rf"^\*{{0,2}}(第[{_NUM}]+条)(?:\*\*|\s+|$)")
 _CHAPTER = re.compile(rf"^第[{_NUM}]+章")
 _ARTICLE_REF = re.compile(rf"^第[{_NUM}]+条(、第[{_NUM}]+条)*$")
@@ -67,13 +68,13 @@ def normalize(text: str) -> str:
 
 
 def cn_number(numeral: str) -> int:
-    """'二十四' -> 24, '一百零五' -> 105."""
+    """'二十四' -> 24, '一百零五' -> 105, '一千一百九十一' -> 1191."""
     total = current = 0
     for ch in numeral:
         if ch in _CN_DIGITS:
             current = _CN_DIGITS[ch]
-        elif ch in "十百":
-            total += (current or 1) * (10 if ch == "十" else 100)
+        elif ch in "十百千":
+            total += (current or 1) * {"十": 10, "百": 100, "千": 1000}[ch]
             current = 0
         else:
             raise ValueError(f"not a Chinese numeral: {numeral!r}")
@@ -165,25 +166,39 @@ class Category:
 
 
 @dataclass(frozen=True, slots=True)
+class Ground:
+    """One enumerated ground: of recusal, or on which a measure may be taken."""
+
+    code: str
+    label: str
+    citation: Citation
+
+
+#: What carrying out a measure does to the officer's record.
+MEASURE_EFFECTS = ("none", "demote", "end_employment")
+
+
+@dataclass(frozen=True, slots=True)
 class Measure:
     """A disciplinary measure; ``severity`` 1 is the lightest, unique within a pack so
     measures can be ordered and compared. ``national_practice`` marks measures the local
-    text does not name."""
+    text does not name. ``effect`` is what executing it changes (a level, the employment);
+    ``grounds``, where the text lists them (四川 第三十二条), must be chosen from."""
 
     code: str
     label: str
     severity: int
     citation: Citation
     national_practice: bool
+    effect: str = "none"
+    grounds: tuple[Ground, ...] = ()
 
+    @property
+    def ends_employment(self) -> bool:
+        return self.effect == "end_employment"
 
-@dataclass(frozen=True, slots=True)
-class RecusalGround:
-    """One enumerated ground on which an officer must step aside."""
-
-    code: str
-    label: str
-    citation: Citation
+    def ground(self, code: str) -> Ground | None:
+        return next((g for g in self.grounds if g.code == code), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +247,7 @@ class Pack:
     rules: Mapping[str, Rule]
     categories: tuple[Category, ...]
     measures: tuple[Measure, ...]
-    recusal_grounds: tuple[RecusalGround, ...]
+    recusal_grounds: tuple[Ground, ...]
     recusal_grounds_enumerated: bool
     recusal_applicants: tuple[Applicant, ...]
     suspension_mandatory: bool
@@ -381,7 +396,13 @@ class _Loader:
             cite = self.cite(n, f"measure {code}")
             if not cite.national and label not in cite.quote:
                 raise self.fail(f"measure {label} is not named in its quote")
-            return Measure(code, label, severity, cite, cite.national)
+            effect = n.get("effect", str, "none")
+            if effect not in MEASURE_EFFECTS:
+                raise self.fail(f"measure {code}: effect must be one of {MEASURE_EFFECTS}")
+            grounds = self.items("measure grounds", n.get("grounds", list, []),
+                                 lambda g, gcode: Ground(gcode, g.get("label", str),
+                                                         self.cite(g, f"ground {gcode}")))
+            return Measure(code, label, severity, cite, cite.national, effect, grounds)
 
         out = self.items("measures", self.node.get("measures", list), make)
         if not out or any(m.severity < 1 for m in out):
@@ -400,7 +421,7 @@ class _Loader:
             if raw == "national" and self.national is not None:
                 result.append(getattr(self.national, attr))
             elif key == "grounds":
-                result.append(self.items(attr, raw, lambda g, code: RecusalGround(
+                result.append(self.items(attr, raw, lambda g, code: Ground(
                     code, g.get("label", str), self.cite(g, f"recusal ground {code}"))))
             else:
                 result.append(self.items(attr, raw, lambda a, code: Applicant(
