@@ -48,7 +48,9 @@ def create_app(config: dict | None = None) -> Flask:
     from oversight.search.documents import install as install_search
     from oversight.services import (  # noqa: F401  (register the case types)
         complaints,
+        discipline,
         investigations,
+        recoveries,
         recusals,
         suspensions,
     )

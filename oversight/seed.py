@@ -35,6 +35,8 @@ DEMO_USERS = [
     ("inspector", "督察老孙", Role.INSPECTOR, "BJ-CY"),
     ("leader", "审批领导钱局", Role.LEADER, "BJ-CY"),
     ("admin", "系统管理员", Role.ADMIN, "BJ"),
+    # The upper organ's leader, who reviews an officer's appeal against 朝阳's decisions.
+    ("bj_leader", "市局督察领导", Role.LEADER, "BJ"),
     ("officer", "张伟", Role.OFFICER, "BJ-CY"),
     # Yunnan, where an investigation suspends the officer automatically (第三十二条).
     ("yn_inspector", "督察小李（五华）", Role.INSPECTOR, "YN-KM-WH"),

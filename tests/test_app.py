@@ -100,8 +100,8 @@ def test_demo_passwords_are_random(app):
     db.session.rollback()
     second = seed_demo()
     db.session.rollback()
-    assert set(first) == {"intake", "inspector", "leader", "admin", "officer", "yn_inspector",
-                          "yn_leader"}
+    assert set(first) == {"intake", "inspector", "leader", "admin", "bj_leader", "officer",
+                          "yn_inspector", "yn_leader"}
     assert all(first[k] != second[k] and len(first[k]) >= 12 for k in first)
 
 

@@ -1,6 +1,13 @@
 """All models, imported here so Alembic and the app see one metadata."""
 
 from oversight.models.complaint import ComplainantIdentity, Complaint
+from oversight.models.consequences import (
+    Appeal,
+    DisciplinaryDecision,
+    Recovery,
+    RecoveryInstalment,
+    RecoveryPayment,
+)
 from oversight.models.investigation import (
     AppealOutcome,
     ConflictDeclaration,
@@ -25,6 +32,7 @@ from oversight.models.records import (
 from oversight.models.recusal import Recusal, RecusalApplicant
 
 __all__ = [
+    "Appeal", "DisciplinaryDecision", "Recovery", "RecoveryInstalment", "RecoveryPayment",
     "AppealOutcome", "ConflictDeclaration", "EvidenceEntry", "Investigation",
     "InvestigationMember", "Recusal", "RecusalApplicant", "Suspension",
     "Attachment", "CaseClock", "CaseEvent", "ClockOutcome", "ComplainantIdentity", "Complaint",

@@ -223,11 +223,48 @@ def suspension_document(case: Any) -> dict:
     )
 
 
+def discipline_document(case: Any) -> dict:
+    measure = str(case.measure.label)
+    return _document(
+        case,
+        title=_title(case.officer.name if case.officer else "", measure),
+        categories=[],
+        texts=[measure, case.facts, case.articles, case.statement_text,
+               case.investigation.number, case.supervisor_name, case.referred_to,
+               *_event_texts(case), *_notice_texts(case)],
+    )
+
+
+def appeal_document(case: Any) -> dict:
+    decision = case.decision
+    return _document(
+        case,
+        title=_title(case.officer.name if case.officer else "", decision.number),
+        categories=[],
+        texts=[case.grounds, decision.number, str(decision.measure.label),
+               *_event_texts(case), *_notice_texts(case)],
+    )
+
+
+def recovery_document(case: Any) -> dict:
+    return _document(
+        case,
+        title=_title(case.officer.name if case.officer else "", case.payee),
+        categories=[],
+        texts=[case.payee, case.basis_ref, case.linked_number, case.description,
+               case.fault_facts, case.statement_text, case.waiver_basis,
+               *_event_texts(case), *_notice_texts(case)],
+    )
+
+
 BUILDERS = {
     "complaint": complaint_document,
     "recusal": recusal_document,
     "investigation": investigation_document,
     "suspension": suspension_document,
+    "discipline": discipline_document,
+    "appeal": appeal_document,
+    "recovery": recovery_document,
 }
 
 

@@ -30,7 +30,9 @@ def in_scope(actor: Any, organ: Organ) -> bool:
 
 def can(actor: Any, action: str, case: Any = None) -> bool:
     """May ``actor`` perform ``action`` (``view``, ``view_identity``, ``download``,
-    ``queue``, ``admin``, ``own_record``, or ``fire:<trigger>``) on ``case``?"""
+    ``queue``, ``admin``, ``own_record``, ``fire:<trigger>``; ``propose_measure`` on an
+    investigation, ``file_appeal`` on a decision, ``open_recovery`` on an officer) on
+    ``case``?"""
     if actor is None:
         return False
     if isinstance(actor, PublicActor):
@@ -62,6 +64,12 @@ def can(actor: Any, action: str, case: Any = None) -> bool:
         return True
     if action == "view_identity":
         return role in IDENTITY_ROLES and actor.organ_id == case.organ_id
+    if action == "propose_measure":
+        return role is Role.INSPECTOR
+    if action == "file_appeal":  # an appeal made in person, recorded by intake
+        return role is Role.INTAKE
+    if action == "open_recovery":
+        return role in (Role.INSPECTOR, Role.LEADER)
     if action.startswith("fire:"):
         return _role_may_fire(role, case, action[5:])
     return False
@@ -70,10 +78,11 @@ def can(actor: Any, action: str, case: Any = None) -> bool:
 def _officer_may(actor: Any, action: str, case: Any) -> bool:
     """An officer sees only cases of a type they are a party to (a suspension of them),
     never a complaint or recusal application about them, and never another officer's."""
-    if case is None or actor.officer_id is None or not registry.spec_for(case).officer_party \
+    if case is None or actor.officer_id is None or not hasattr(case, "case_type") \
+            or not registry.spec_for(case).officer_party \
             or getattr(case, "officer_id", None) != actor.officer_id:
         return False
-    if action in ("view", "download", "view_notices"):
+    if action in ("view", "download", "view_notices", "file_appeal"):
         return True
     if action.startswith("fire:"):
         return _role_may_fire(Role.OFFICER, case, action[5:])

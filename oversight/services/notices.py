@@ -36,6 +36,16 @@ NOTICE_TITLES = {
     "decision": _l("暂停履行职责决定书"),
     "lifted": _l("恢复履行职责通知书"),
     "appeal_decision": _l("暂停履职申诉决定书"),
+    # disciplinary decisions and appeals against them
+    "discipline_proposal": _l("拟处理意见告知书"),
+    "discipline_decision": _l("处理决定书"),
+    "discipline_dropped": _l("不予处理决定书"),
+    "appeal_ruling": _l("申诉复查决定书"),
+    # compensation recovery
+    "recovery_proposal": _l("拟追偿告知书"),
+    "recovery_order": _l("责令承担赔偿费用决定书"),
+    "recovery_closed": _l("不予追偿决定书"),
+    "recovery_settled": _l("追偿结清通知书"),
 }
 
 

@@ -26,6 +26,15 @@ class CaseTypeBinding:
     identity_of: Callable[[Any], Any] | None = None
     #: builds the search document (a dict of index fields) for a case; see oversight.search
     search_document: Callable[[Any], dict] | None = None
+    #: the pack rule a table's rule key means for this case (a recovery rests on the
+    #: national rule for what was paid where the local text is silent); default: the pack's
+    rule_of: Callable[[Any, str], Any] | None = None
+    #: after a transition, the system row that must follow it, if any (a payment that
+    #: clears the balance settles the recovery): follow_up(case, trigger) -> trigger | None
+    follow_up: Callable[[Any, str], str | None] | None = None
+
+    def rule(self, case: Any, key: str) -> Any:
+        return self.rule_of(case, key) if self.rule_of else self.pack_of(case).rule(key)
 
 
 _BINDINGS: dict[str, CaseTypeBinding] = {}

@@ -93,10 +93,21 @@ def fire(
         raise IllegalTransition(refused)
 
     try:
-        return _apply(case, t, binding, actor, data, now)
+        event = _apply(case, t, binding, actor, data, now)
     except StaleDataError as exc:
         # Another request changed the case first (the version column did not match).
         raise StaleCase() from exc
+    follow = binding.follow_up(case, trigger) if binding.follow_up else None
+    if follow:
+        from oversight.services.actors import SystemActor
+
+        fire(case, follow, SystemActor(), now=now)
+    return event
+
+
+def rule_for(case: Any, key: str) -> Any:
+    """The pack rule a table row's rule key means for this case (what its event cites)."""
+    return registry.binding_for(case).rule(case, key)
 
 
 def _apply(case: Any, t: Transition, binding: Any, actor: Any, data: dict,
@@ -115,7 +126,7 @@ def _apply(case: Any, t: Transition, binding: Any, actor: Any, data: dict,
     for kind in t.starts:
         clocks.start(case, kind, pack, now)
 
-    article = pack.rule(t.rule).citation.label if t.rule else ""
+    article = binding.rule(case, t.rule).citation.label if t.rule else ""
     reason = str(data.get("reason", "")).strip()
     notice = (notices.issue(case, t.notice, now, {"article": article, "reason": reason})
               if t.notice else None)
@@ -147,11 +158,12 @@ def open_case(case: Any, *, trigger: str, actor_id: int | None, role: Any, rule:
     """Record how a new case came to be: the opening event (not a row of the state table:
     nothing moves), the clocks it starts, the notice it issues and its search outbox row,
     in the caller's transaction. Every case type opens through here."""
-    pack = registry.binding_for(case).pack_of(case)
+    binding = registry.binding_for(case)
+    pack = binding.pack_of(case)
     payload = dict(payload or {})
     for kind in starts:
         clocks.start(case, kind, pack, now)
-    article = pack.rule(rule).citation.label
+    article = binding.rule(case, rule).citation.label
     if notice is not None:
         issued = notices.issue(case, notice, now, {"article": article, "reason": reason})
         payload["notice"] = issued.number

@@ -17,6 +17,7 @@ from oversight.web import filters
 def register_web(app: Flask) -> None:
     # Route modules add to their blueprint on import: they must load before registration.
     import oversight.web.public.recusals  # noqa: F401
+    import oversight.web.staff.consequences  # noqa: F401
     import oversight.web.staff.investigations  # noqa: F401
     import oversight.web.staff.recusals  # noqa: F401
     import oversight.web.staff.search  # noqa: F401

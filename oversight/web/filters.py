@@ -21,6 +21,27 @@ def local_date(value: dt.datetime | None) -> str:
     return local_time(value, "%Y-%m-%d")
 
 
+def countdown(due: dt.datetime | None, now: dt.datetime) -> str:
+    """'还剩 3 天 4 小时（至 2026-12-01 23:59）', or '已于 … 届满' once it has passed."""
+    from flask_babel import gettext as _
+
+    if due is None:
+        return ""
+    when = local_time(due)
+    if now > due:
+        return _("已于 %(when)s 届满", when=when)
+    left = due - now
+    return _("还剩 %(days)s 天 %(hours)s 小时（至 %(when)s）", days=left.days,
+             hours=left.seconds // 3600, when=when)
+
+
+def yuan(fen: int | None) -> str:
+    """Integer fen shown in yuan: 123450 -> ¥1,234.50."""
+    from workflows.money import format_fen
+
+    return "" if fen is None else f"¥{format_fen(fen)}"
+
+
 def register(app: Flask) -> None:
     app.add_template_filter(filesize, "filesize")
     app.add_template_filter(local_time, "local_time")
@@ -30,6 +51,11 @@ def register(app: Flask) -> None:
     app.add_template_global(limit_label, "limit_label")
     app.add_template_global(case_url, "case_url")
     app.add_template_global(actor_label, "actor_label")
+    app.add_template_filter(yuan, "yuan")
+    app.add_template_global(countdown, "countdown")
+    from oversight.services.workflow import rule_for
+
+    app.add_template_global(rule_for, "rule_for")
     # An officer's duty status, derived from suspensions, read once per request.
     from oversight.services.suspensions import is_suspended
 
@@ -52,6 +78,9 @@ RULE_LABELS = {
     "complaint_refusal": _l("不予受理"),
     "complaint_transfer": _l("转办"),
     "complaint_review": _l("复查"),
+    "recovery_civil": _l("民事赔偿后追偿"),
+    "union_notice": _l("解除劳动合同前通知工会"),
+    "supervisor_referral": _l("带领民警的管理责任"),
 }
 
 
@@ -75,7 +104,9 @@ def limit_label(key: str) -> str:
 OPENING_EVENTS = {"submit": _l("提交"), "receive_transfer": _l("由其他机关转来"),
                   "order": _l("指令回避"), "open": _l("立案调查"),
                   "assign_down": _l("上级机关交办"), "request": _l("申请暂停履职"),
-                  "suspend_automatically": _l("依规定自动暂停履职")}
+                  "suspend_automatically": _l("依规定自动暂停履职"),
+                  "propose": _l("告知拟处理意见"), "file": _l("提出申诉"),
+                  "open_recovery": _l("追偿立案")}
 
 #: What the public party of each case type is called (the role's own label says 投诉人).
 PUBLIC_PARTY = {"recusal": _l("申请人")}

@@ -131,3 +131,29 @@ class ActionForm(FlaskForm):
     category_codes = SelectMultipleField(_l("违规行为类别"), coerce=str, choices=[],
                                          validators=[Optional()])
     clarification = TextAreaField(_l("澄清情况"), validators=[Optional(), Length(max=5000)])
+    # Disciplinary decisions and appeals: the measure, the officer's statement, execution.
+    measure_code = SelectField(_l("处理措施"), coerce=str, choices=[], validators=[Optional()])
+    dismissal_ground = SelectField(_l("解除劳动合同的情形"), coerce=str, choices=[],
+                                   validators=[Optional()])
+    statement = TextAreaField(_l("陈述申辩"), validators=[Optional(), Length(max=5000)])
+    new_facts = TextAreaField(_l("新的事实"), validators=[Optional(), Length(max=5000)])
+    union_notified_on = StringField(_l("事先通知工会的日期"), render_kw={"type": "date"},
+                                    validators=[Optional(), Length(max=10)])
+    supervisor_name = StringField(_l("带领民警（姓名、警号）"),
+                                  validators=[Optional(), Length(max=100)])
+    referred_to = StringField(_l("移送机关或部门"), validators=[Optional(), Length(max=200)])
+    reviewer_id = SelectField(_l("复查人"), coerce=str, choices=[], validators=[Optional()])
+    # Compensation recovery: amounts are typed in yuan and kept in integer fen.
+    fault = SelectField(_l("过错程度"), coerce=str, choices=[], validators=[Optional()])
+    amount = StringField(_l("金额（元）"), render_kw={"inputmode": "decimal"},
+                         validators=[Optional(), Length(max=20)])
+    waiver_basis = TextAreaField(_l("免予追偿的依据（条款及理由）"),
+                                 validators=[Optional(), Length(max=2000)])
+    instalments = StringField(_l("分期数"), render_kw={"inputmode": "numeric"},
+                              validators=[Optional(), Length(max=3)])
+    first_due_on = StringField(_l("首期还款日"), render_kw={"type": "date"},
+                               validators=[Optional(), Length(max=10)])
+    interval_months = StringField(_l("每期间隔（月）"), render_kw={"inputmode": "numeric"},
+                                  validators=[Optional(), Length(max=2)])
+    paid_on = StringField(_l("还款日期"), render_kw={"type": "date"},
+                          validators=[Optional(), Length(max=10)])

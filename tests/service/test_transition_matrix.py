@@ -1,4 +1,5 @@
-"""The transition matrix of the recusal, investigation and suspension tables, through the
+"""The transition matrix of the recusal, investigation, suspension, disciplinary decision,
+appeal and recovery tables, through the
 real service: for every row, every role and every state, ``workflow.fire`` succeeds
 exactly when the table says so, and a refusal leaves nothing behind. Built from the tables
 themselves, so a new row is covered without touching this file. (The complaint's matrix
@@ -12,18 +13,26 @@ from helpers import organ, user
 
 from oversight.extensions import db
 from oversight.models import (
+    Appeal,
     CaseEvent,
+    DisciplinaryDecision,
     EvidenceEntry,
     Investigation,
     Officer,
+    Recovery,
     Recusal,
     Suspension,
+    User,
 )
 from oversight.models.base import utcnow
 from oversight.services import workflow
 from oversight.services.actors import PublicActor
 from oversight.services.errors import Forbidden, IllegalTransition
+from workflows.appeal import APPEAL, AppealState
+from workflows.clocks import to_local
 from workflows.complaint import Finding
+from workflows.discipline import DISCIPLINE, STANDING, DisciplineState
+from workflows.recovery import RECOVERY, BasisKind, RecoveryState
 from workflows.investigation import INVESTIGATION, InvestigationOrigin, InvestigationState
 from workflows.recusal import RECUSAL, RecusalOrigin, RecusalState
 from workflows.roles import Role
@@ -100,6 +109,89 @@ def shape_suspension(case, state, trigger):
     case.appeal_decided_at = None
 
 
+def new_decision(state=DisciplineState.PROPOSED, approver=None):
+    now = utcnow()
+    inv = new_investigation()
+    inv.state, inv.complaint_finding = InvestigationState.VIOLATION, Finding.SUBSTANTIATED
+    case = DisciplinaryDecision(
+        number=f"CF2026999{inv.id:03d}", organ_id=inv.organ_id, state=state,
+        officer_id=inv.officer_id, investigation_id=inv.id, proposed_measure_code="demotion",
+        proposed_severity=4, proposed_label="降低层级", proposed_by_id=user("inspector").id,
+        measure_code="demotion", facts="辱骂群众", notified_at=now,
+        statement_due_at=now + dt.timedelta(days=3), approved_by_id=approver,
+        created_at=now, updated_at=now)
+    db.session.add(case)
+    db.session.flush()
+    return case
+
+
+def shape_decision(case, state, trigger):
+    now = utcnow()
+    leader = user("leader").id  # read before changing anything (autoflush)
+    case.state = state
+    window_open = trigger in ("state_defence", "waive_defence")
+    case.statement_due_at = now + dt.timedelta(days=3 if window_open else -1)
+    case.statement_at = None
+    case.paused = False
+    case.referred_at = None
+    case.approved_by_id = leader if state in STANDING \
+        or state is DisciplineState.EXECUTED else None
+    case.served_at = now if state in (DisciplineState.SERVED, DisciplineState.EXECUTED) else None
+
+
+def second_leader() -> User:
+    from investigation_helpers import add_user
+
+    found = db.session.execute(sa.select(User).where(User.username == "leader2")).scalar()
+    return found or add_user("leader2", Role.LEADER, "BJ-CY")[0]
+
+
+def new_appeal():
+    now = utcnow()
+    approver = second_leader().id  # the matrix's leader must not be the approver
+    decision = new_decision(DisciplineState.SERVED, approver)
+    decision.served_at, decision.appeal_due_at = now, now + dt.timedelta(days=30)
+    # Reviewed at the decision's own organ here, so one leader account covers the matrix.
+    case = Appeal(number="SS2026999001", organ_id=decision.organ_id, state=AppealState.FILED,
+                  officer_id=decision.officer_id, decision_id=decision.id,
+                  grounds="事实认定有误", created_at=now, updated_at=now)
+    db.session.add(case)
+    db.session.flush()
+    return case
+
+
+def shape_appeal(case, state, trigger):
+    case.state = state
+    case.reviewer_id = None
+    case.pause_ordered = False
+    case.decision.state = DisciplineState.SERVED
+    case.decision.paused = False
+
+
+def new_recovery():
+    now = utcnow()
+    case = Recovery(number="ZC2026999001", organ_id=organ("BJ-CY").id,
+                    state=RecoveryState.OPENED, officer_id=officer().id, paid_fen=100000,
+                    payee="张某", paid_on=now.date() - dt.timedelta(days=3),
+                    basis_kind=BasisKind.CIVIL_JUDGMENT, basis_ref="（2026）京0105民初1号",
+                    mandatory=False, rule_key="recovery_civil", created_at=now, updated_at=now)
+    db.session.add(case)
+    db.session.flush()
+    return case
+
+
+def shape_recovery(case, state, trigger):
+    now = utcnow()
+    S = RecoveryState
+    case.state = state
+    after_proposal = state in (S.PROPOSED, S.WAIVER_PENDING, S.ORDERED, S.REPAYING, S.SETTLED)
+    case.proposed_fen = 50000 if after_proposal else None
+    case.ordered_fen = 50000 if state in (S.ORDERED, S.REPAYING, S.SETTLED) else None
+    window_open = trigger in ("state_defence", "waive_defence")
+    case.statement_due_at = now + dt.timedelta(days=3 if window_open else -1)
+    case.statement_at = None
+
+
 def data_for(case):
     evidence = db.session.execute(sa.select(EvidenceEntry.id)).scalars().first()
     return {
@@ -120,6 +212,20 @@ def data_for(case):
         "facts": "经调取执法记录仪视频查明相关事实。",
         "category_codes": [organ("BJ-CY").pack.categories[0].code],
         "clarification": "在分局官方网站发布情况通报，澄清事实。",
+        "statement": "我对拟处理意见有异议。",
+        "new_facts": "另查明其曾收受当事人财物。",
+        "measure_code": "criticism",
+        "supervisor_name": "民警王某",
+        "referred_to": "分局纪检监察室",
+        "reviewer_id": str(user("leader").id),
+        "fault": ("ordinary_negligence" if getattr(case, "_trigger", "") == "close_no_fault"
+                  else "intent"),
+        "amount": "100",
+        "waiver_basis": "国家赔偿法第十六条；家庭确有困难",
+        "instalments": "2",
+        "first_due_on": to_local(utcnow()).date().isoformat(),
+        "paid_on": to_local(utcnow()).date().isoformat(),
+        "union_notified_on": "",
     }
 
 
@@ -127,6 +233,9 @@ CASES = {
     "recusal": (RECUSAL, new_recusal, shape_recusal),
     "investigation": (INVESTIGATION, new_investigation, shape_investigation),
     "suspension": (SUSPENSION, new_suspension, shape_suspension),
+    "discipline": (DISCIPLINE, new_decision, shape_decision),
+    "appeal": (APPEAL, new_appeal, shape_appeal),
+    "recovery": (RECOVERY, new_recovery, shape_recovery),
 }
 ROWS = [(name, t) for name, (spec, _n, _s) in CASES.items() for t in spec.transitions]
 

@@ -86,6 +86,13 @@ STAFF_ROUTES = [
     ("POST", "/staff/conflicts"),
     ("GET", "/staff/officers/1"),
     ("GET", "/staff/search?q=x"),
+    ("GET", "/staff/investigations/1/propose"),
+    ("POST", "/staff/investigations/1/propose"),
+    ("GET", "/staff/discipline/1/appeal"),
+    ("POST", "/staff/discipline/1/appeal"),
+    ("GET", "/staff/recoveries/new"),
+    ("POST", "/staff/recoveries/new"),
+    ("GET", "/staff/recoveries/1/statement"),
 ]
 
 

@@ -28,7 +28,7 @@ from oversight.models import (
     User,
 )
 from oversight.models.base import utcnow
-from oversight.services import attachments, investigations, suspensions
+from oversight.services import attachments, discipline, investigations, suspensions
 from oversight.services.access import CASE_ROLES, can, in_scope
 from oversight.services.errors import InvalidData, ServiceError
 from oversight.services.uow import unit_of_work
@@ -37,7 +37,7 @@ from oversight.web.staff.cases import CasePage, register_page
 from oversight.web.staff.officer_record import officer_record
 from oversight.web.staff.views import bp
 from workflows.complaint import Finding
-from workflows.investigation import EvidenceKind, InvestigationOrigin
+from workflows.investigation import EvidenceKind, InvestigationOrigin, InvestigationState
 from workflows.roles import Role
 
 # --- forms ---------------------------------------------------------------------------------
@@ -200,7 +200,8 @@ def officer_page(officer_id: int):
     if officer is None or current_user.role not in CASE_ROLES \
             or not in_scope(current_user, officer.organ):
         abort(404)
-    return render_template("staff/officer.html", **officer_record(officer, current_user))
+    record = officer_record(officer, current_user)
+    return render_template("staff/officer.html", r=record, **record)
 
 
 # --- conflicts of interest -----------------------------------------------------------------
@@ -284,6 +285,11 @@ def _investigation_context(case: Investigation, actor: Any) -> dict:
         "officer_href": url_for("staff.officer_page", officer_id=case.officer_id)
         if case.officer is not None and actor.role in CASE_ROLES
         and in_scope(actor, case.officer.organ) else None,
+        "decisions": discipline.for_investigation(case),
+        "may_propose": case.state is InvestigationState.VIOLATION
+        and can(actor, "propose_measure", case) and actor.id in case.team_ids
+        and not any(d.state in discipline.LIVE_STATES
+                    for d in discipline.for_investigation(case)),
     }
 
 

@@ -10,10 +10,11 @@ from flask import render_template
 from flask_login import current_user
 
 from oversight.extensions import db
-from oversight.models import Investigation, Officer, Recusal
+from oversight.models import Investigation, Notice, Officer, Recusal
 from oversight.models.base import utcnow
-from oversight.services import investigations, suspensions
+from oversight.services import discipline, investigations, recoveries, suspensions
 from oversight.services.access import can
+from workflows.clocks import to_local
 from workflows.recusal import RecusalState
 from workflows.roles import Role
 
@@ -35,12 +36,30 @@ def officer_record(officer: Officer, actor: Any) -> dict:
         sa.select(Recusal).where(Recusal.officer_id == officer.id,
                                  Recusal.state == RecusalState.GRANTED)
         .order_by(Recusal.decided_at.desc(), Recusal.id.desc())).scalars())
+    decisions = [d for d in discipline.for_officer(officer.id) if can(actor, "view", d)]
+    appeals = [a for a in discipline.appeals_for_officer(officer.id) if can(actor, "view", a)]
+    recs = [r for r in recoveries.for_officer(officer.id) if can(actor, "view", r)]
     return {"officer": officer, "suspensions": held, "in_force": in_force,
             "investigations": invs, "clarified": cleared, "recusals": recusals,
-            "own": own, "now": now}
+            "decisions": decisions, "appeals": appeals, "recoveries": recs,
+            "appeal_of": {a.decision_id: a for a in appeals},
+            "revoked": [d for d in decisions if d.revoked_at is not None],
+            "today": to_local(now).date(), "own": own, "now": now}
+
+
+def notices_to(cases: list[Any]) -> list[Notice]:
+    """Every notice issued on these cases (the officer's own matters), newest first."""
+    pairs = [(c.case_type, c.id) for c in cases]
+    if not pairs:
+        return []
+    return list(db.session.execute(
+        sa.select(Notice).where(sa.tuple_(Notice.case_type, Notice.case_id).in_(pairs))
+        .order_by(Notice.issued_at.desc(), Notice.id.desc())).scalars())
 
 
 def me_page():
     """The officer's own record (rendered by the ``staff.me`` view)."""
-    return render_template("staff/me.html",
-                           **officer_record(current_user.officer, current_user))
+    record = officer_record(current_user.officer, current_user)
+    mine = record["suspensions"] + record["decisions"] + record["appeals"] \
+        + record["recoveries"]
+    return render_template("staff/me.html", notices=notices_to(mine), r=record, **record)
