@@ -66,6 +66,24 @@ def _load(case_type: str, case_id: int):
         abort(404)
 
 
+def _open_from(form, opening, message, segment: str):
+    """Run ``opening()`` (which opens a case) in one unit of work. On success flash
+    ``message(number)`` and go to the new case; on refusal put the messages beside the
+    form's fields and return None, so the page is shown again with the typing kept."""
+    try:
+        with unit_of_work():
+            case = opening()
+            number, new_id = case.number, case.id
+    except InvalidData as exc:
+        apply_errors(form, exc.errors)
+    except ServiceError as exc:
+        form.form_errors.append(exc.message)
+    else:
+        flash(message(number), "success")
+        return redirect(url_for("staff.case", segment=segment, case_id=new_id))
+    return None
+
+
 # --- proposing a measure --------------------------------------------------------------------
 
 
@@ -97,21 +115,15 @@ def propose_decision(case_id: int):
     status = 200
     if request.method == "POST":
         status = 400
-        if form.validate():
-            try:
-                with unit_of_work():
-                    decision = discipline.propose(
-                        inv, current_user, measure_code=form.measure_code.data,
-                        ground_code=form.dismissal_ground.data, facts=form.facts.data,
-                        articles=form.articles.data, now=utcnow())
-                    number, new_id = decision.number, decision.id
-            except InvalidData as exc:
-                apply_errors(form, exc.errors)
-            except ServiceError as exc:
-                form.form_errors.append(exc.message)
-            else:
-                flash(_("已告知辅警拟处理意见，编号 %(number)s", number=number), "success")
-                return redirect(url_for("staff.case", segment="discipline", case_id=new_id))
+        done = form.validate() and _open_from(
+            form, lambda: discipline.propose(
+                inv, current_user, measure_code=form.measure_code.data,
+                ground_code=form.dismissal_ground.data, facts=form.facts.data,
+                articles=form.articles.data, now=utcnow()),
+            lambda number: _("已告知辅警拟处理意见，编号 %(number)s", number=number),
+            "discipline")
+        if done:
+            return done
     return _no_store(render_template(
         "staff/discipline_propose.html", form=form, inv=inv, pack=inv.pack,
         statement_limit=inv.pack.limit(discipline.STATEMENT_WINDOW),
@@ -149,19 +161,12 @@ def file_appeal(case_id: int):
     refusal = appeal_refusal(decision, now)
     if request.method == "POST":
         status = 400
-        if form.validate():
-            try:
-                with unit_of_work():
-                    appeal = discipline.file_appeal(decision, current_user, form.grounds.data,
-                                                    now)
-                    number, new_id = appeal.number, appeal.id
-            except InvalidData as exc:
-                apply_errors(form, exc.errors)
-            except ServiceError as exc:
-                form.form_errors.append(exc.message)
-            else:
-                flash(_("已提出申诉，编号 %(number)s", number=number), "success")
-                return redirect(url_for("staff.case", segment="appeals", case_id=new_id))
+        done = form.validate() and _open_from(
+            form, lambda: discipline.file_appeal(decision, current_user, form.grounds.data,
+                                                 now),
+            lambda number: _("已提出申诉，编号 %(number)s", number=number), "appeals")
+        if done:
+            return done
     return _no_store(render_template(
         "staff/appeal_form.html", form=form, decision=decision, refusal=refusal,
         rule=decision.pack.rule("appeal_right"),
@@ -185,6 +190,19 @@ class RecoveryForm(FlaskForm):
     description = TextAreaField(_l("损害情况"), validators=[Optional(), Length(max=5000)])
 
 
+def _open_recovery(form: RecoveryForm) -> Recovery:
+    badge = (form.officer_badge.data or "").strip().upper()
+    officer = db.session.execute(
+        sa.select(Officer).where(Officer.badge_no == badge)).scalar() if badge else None
+    if badge and (officer is None or not in_scope(current_user, officer.organ)):
+        raise InvalidData({"officer_badge": _("未找到该辅警编号，或不在您的管辖范围内")})
+    return recoveries.open_recovery(
+        current_user, officer=officer, paid=form.paid_amount.data, payee=form.payee.data,
+        paid_on=form.paid_on.data, basis_kind=form.basis_kind.data,
+        basis_ref=form.basis_ref.data, linked_number=form.linked_number.data,
+        description=form.description.data, now=utcnow())
+
+
 @bp.route("/recoveries/new", methods=["GET", "POST"])
 def new_recovery():
     if getattr(current_user, "role", None) not in (Role.INSPECTOR, Role.LEADER):
@@ -195,27 +213,11 @@ def new_recovery():
     if request.method == "POST":
         status = 400
         if form.validate():
-            badge = (form.officer_badge.data or "").strip().upper()
-            officer = db.session.execute(
-                sa.select(Officer).where(Officer.badge_no == badge)).scalar() if badge else None
-            try:
-                if badge and (officer is None or not in_scope(current_user, officer.organ)):
-                    raise InvalidData({"officer_badge": _("未找到该辅警编号，或不在您的管辖范围内")})
-                with unit_of_work():
-                    recovery = recoveries.open_recovery(
-                        current_user, officer=officer, paid=form.paid_amount.data,
-                        payee=form.payee.data, paid_on=form.paid_on.data,
-                        basis_kind=form.basis_kind.data, basis_ref=form.basis_ref.data,
-                        linked_number=form.linked_number.data,
-                        description=form.description.data, now=utcnow())
-                    number, new_id = recovery.number, recovery.id
-            except InvalidData as exc:
-                apply_errors(form, exc.errors)
-            except ServiceError as exc:
-                form.form_errors.append(exc.message)
-            else:
-                flash(_("已立案追偿，编号 %(number)s", number=number), "success")
-                return redirect(url_for("staff.case", segment="recoveries", case_id=new_id))
+            done = _open_from(form, lambda: _open_recovery(form),
+                              lambda number: _("已立案追偿，编号 %(number)s", number=number),
+                              "recoveries")
+            if done:
+                return done
     return _no_store(render_template("staff/recovery_new.html", form=form), status)
 
 
