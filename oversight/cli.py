@@ -44,9 +44,10 @@ def _print_logins(passwords: dict[str, str]) -> None:
               required=True)
 @click.option("--organ", "organ_code", required=True, help="organ code")
 @click.option("--badge", default=None, help="officer badge number (role officer only)")
+@click.option("--email", default="", help="where deadline reminders and supervision notices go")
 @click.password_option()
 @with_appcontext
-def create_user_command(username, display_name, role, organ_code, badge, password):
+def create_user_command(username, display_name, role, organ_code, badge, email, password):
     """Create a staff account."""
     from oversight.extensions import db
     from oversight.models import Officer, Organ, User
@@ -65,8 +66,10 @@ def create_user_command(username, display_name, role, organ_code, badge, passwor
                 sa.select(Officer).where(Officer.badge_no == (badge or ""))).scalar()
             if officer is None:
                 raise click.ClickException(_("辅警账号须用 --badge 指定存在的辅警编号"))
+        if email and ("@" not in email or len(email) > 254):
+            raise click.ClickException(_("邮箱地址格式不正确"))
         user = User(username=username, display_name=display_name, role=Role(role),
-                    organ=organ, officer=officer)
+                    organ=organ, officer=officer, email=email.strip())
         user.set_password(password)
         db.session.add(user)
     click.echo(_("已创建账号 %(username)s", username=username))
@@ -109,6 +112,23 @@ def expire_suspensions_command():
     for number in numbers:
         click.echo(number)
     click.echo(_("已解除期满的暂停履职 %(n)s 件", n=len(numbers)))
+
+
+@click.command("deadlines")
+@click.option("--soon-days", default=3, show_default=True, type=click.IntRange(0, 30),
+              help="remind this many days before a clock is due")
+@with_appcontext
+def deadlines_command(soon_days):
+    """Remind the handling organs of clocks due soon or overdue (idempotent; run it from
+    cron as often as you like: each clock, kind and due date is reminded once)."""
+    from oversight.models.base import utcnow
+    from oversight.services.supervision import send_reminders
+    from oversight.services.uow import unit_of_work
+
+    with unit_of_work():
+        counts = send_reminders(utcnow(), soon_days=soon_days)
+    click.echo(_("期限提醒：即将到期 %(soon)s 件，已超期 %(late)s 件，邮件 %(mails)s 封",
+                 soon=counts["due_soon"], late=counts["overdue"], mails=counts["mails"]))
 
 
 @click.command("index")
@@ -174,7 +194,8 @@ def build_cli() -> FlaskGroup:
                      add_version_option=False, load_dotenv=False,
                      help=_("辅警监督 · Oversight"))
     for command in (run_command, seed_demo_command, create_user_command, verify_log_command,
-                    expire_suspensions_command, index_command, reindex_command,
+                    expire_suspensions_command, deadlines_command, index_command,
+                    reindex_command,
                     shell_command, routes_command):
         cli.add_command(command)
     return cli

@@ -60,10 +60,11 @@ def configure_engine(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
 
 
-def insert_ignoring_conflict(session, table, **values) -> None:
-    """INSERT … ON CONFLICT DO NOTHING on either database (used to create counter rows)."""
+def insert_ignoring_conflict(session, table, **values) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING on either database (counter rows, reminders).
+    Returns whether this call inserted the row."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(table).values(**values).on_conflict_do_nothing())
+    return session.execute(insert(table).values(**values).on_conflict_do_nothing()).rowcount == 1

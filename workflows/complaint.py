@@ -24,6 +24,7 @@ from workflows.roles import Role
     "concluded": (N_("已办结待告知"), N_("已办结，即将告知结果")),
     "notified": (N_("已告知结果"), N_("已告知处理结果")),
     "under_review": (N_("复查中"), N_("复查中")),
+    "under_recheck": (N_("复核中"), N_("复核中")),
     "closed": (N_("已结案"), N_("已结案")),
     "withdrawn": (N_("已撤回"), N_("已撤回")),
 })
@@ -39,6 +40,7 @@ class ComplaintState(LabeledState):
     CONCLUDED = "concluded"
     NOTIFIED = "notified"
     UNDER_REVIEW = "under_review"
+    UNDER_RECHECK = "under_recheck"
     CLOSED = "closed"
     WITHDRAWN = "withdrawn"
 
@@ -78,7 +80,7 @@ _FINDING_LABELS = {
 S = ComplaintState
 OPEN_STATES = (S.SUBMITTED, S.REFUSAL_PENDING, S.ACCEPTED, S.INVESTIGATING,
                S.CONCLUSION_PENDING)
-ALL_CLOCKS = ("acknowledge", "conclude", "review_answer")
+ALL_CLOCKS = ("acknowledge", "conclude", "review_answer", "recheck_answer")
 
 
 def _within_review_window(ctx: GuardContext) -> str | None:
@@ -93,6 +95,35 @@ def _review_window_elapsed(ctx: GuardContext) -> str | None:
     if deadline is not None and ctx.now <= deadline:
         return translate(N_("申请复查期限尚未届满，届满后方可结案"))
     return None
+
+
+def _not_extended_yet(ctx: GuardContext) -> str | None:
+    if getattr(ctx.case, "extended", False):
+        return translate(N_("本案已延长过一次办理期限，不能再次延长"))
+    return None
+
+
+def _within_recheck_window(ctx: GuardContext) -> str | None:
+    """复核 once, after a 复查 answer, within the window it opened (第三十六条)."""
+    deadline = getattr(ctx.case, "recheck_deadline_at", None)
+    if deadline is None:
+        return translate(N_("只有对复查意见不服的，才能请求复核"))
+    if getattr(ctx.case, "recheck_requested_at", None) is not None:
+        return translate(N_("已请求过复核，复核意见为最终意见"))
+    if ctx.now > deadline:
+        from workflows.clocks import to_local
+
+        return translate(N_("请求复核的期限已于 %(date)s 届满")) % {
+            "date": to_local(deadline).strftime("%Y-%m-%d %H:%M")}
+    return None
+
+
+def _hearing(open_: bool):
+    def guard(ctx: GuardContext) -> str | None:
+        if bool(getattr(ctx.case, "hearing_open", False)) != open_:
+            return translate(N_("听证尚未开始") if open_ else N_("听证正在进行"))
+        return None
+    return guard
 
 
 def _not_yet_rated(ctx: GuardContext) -> str | None:
@@ -140,7 +171,14 @@ TRANSITIONS = (
                optional=("investigation_number",),
                help_text=N_("立案调查：不填调查编号则新建调查并由您主办；"
                             "填写编号则并入同一事项的调查")),
-    Transition("add_note", N_("记录调查情况"), (S.ACCEPTED, S.INVESTIGATING, S.UNDER_REVIEW), None,
+    Transition("extend", N_("批准延长办理期限"), (S.ACCEPTED, S.INVESTIGATING,
+                                                  S.CONCLUSION_PENDING), None,
+               frozenset({Role.LEADER}), rule="complaint_extension", notice="extension",
+               needs=("extension_days", "reason"), guards=(_not_extended_yet,), public=True,
+               style="secondary",
+               help_text=N_("情况复杂的可延长一次，不超过 30 日；延期理由将书面告知投诉人")),
+    Transition("add_note", N_("记录调查情况"), (S.ACCEPTED, S.INVESTIGATING, S.UNDER_REVIEW,
+                                           S.UNDER_RECHECK), None,
                frozenset({Role.INSPECTOR}), needs=("note",), optional=("files",),
                style="secondary"),
     Transition("propose_conclusion", N_("提出处理意见"), (S.ACCEPTED, S.INVESTIGATING),
@@ -165,13 +203,35 @@ TRANSITIONS = (
                frozenset({Role.LEADER}), rule="complaint_review", notice="review_decision",
                stops=("review_answer",), starts=("conclude",), needs=("reason",),
                public=True, style="secondary"),
+    # 复核 (第三十六条): after a 复查 answer, to the reviewing organ's upper organ.
+    Transition("request_recheck", N_("请求复核"), (S.CLOSED,), S.UNDER_RECHECK,
+               frozenset({Role.PUBLIC}), rule="complaint_recheck", needs=("reason",),
+               guards=(_within_recheck_window,), starts=("recheck_answer",), public=True),
+    Transition("start_hearing", N_("举行听证（暂停计时）"), (S.UNDER_RECHECK,), None,
+               frozenset({Role.LEADER}), rule="complaint_recheck", needs=("reason",),
+               pauses=("recheck_answer",), guards=(_hearing(False),), public=True,
+               style="secondary", help_text=N_("听证所需时间不计算在复核期限内")),
+    Transition("end_hearing", N_("听证结束（恢复计时）"), (S.UNDER_RECHECK,), None,
+               frozenset({Role.LEADER}), rule="complaint_recheck",
+               resumes=("recheck_answer",), guards=(_hearing(True),), public=True,
+               style="secondary"),
+    Transition("uphold_on_recheck", N_("复核维持"), (S.UNDER_RECHECK,), S.CLOSED,
+               frozenset({Role.LEADER}), rule="complaint_recheck", notice="recheck_decision",
+               stops=("recheck_answer",), needs=("reason",), guards=(_hearing(False),),
+               public=True),
+    Transition("reopen_on_recheck", N_("复核后重新调查"), (S.UNDER_RECHECK,), S.INVESTIGATING,
+               frozenset({Role.LEADER}), rule="complaint_recheck", notice="recheck_decision",
+               stops=("recheck_answer",), starts=("conclude",), needs=("reason",),
+               guards=(_hearing(False),), public=True, style="secondary"),
     Transition("close", N_("结案"), (S.NOTIFIED,), S.CLOSED, frozenset({Role.INTAKE}),
                rule="complaint_review", guards=(_review_window_elapsed,), public=True),
     Transition("withdraw", N_("撤回投诉"), OPEN_STATES, S.WITHDRAWN, frozenset({Role.PUBLIC}),
                cancels=ALL_CLOCKS, public=True, style="danger"),
-    Transition("add_material", N_("补充材料"), OPEN_STATES + (S.UNDER_REVIEW,), None,
+    Transition("add_material", N_("补充材料"), OPEN_STATES + (S.UNDER_REVIEW, S.UNDER_RECHECK),
+               None,
                frozenset({Role.PUBLIC}), public=True, style="secondary"),
-    Transition("rate", N_("评价办理"), (S.NOTIFIED, S.UNDER_REVIEW, S.CLOSED), None,
+    Transition("rate", N_("评价办理"), (S.NOTIFIED, S.UNDER_REVIEW, S.UNDER_RECHECK, S.CLOSED),
+               None,
                frozenset({Role.PUBLIC}), needs=("rating",), guards=(_not_yet_rated,),
                public=True, style="secondary"),
     # The investigation the complaint joined was concluded and approved: the complaint

@@ -80,6 +80,8 @@ class Transition:
     starts: tuple[str, ...] = ()  # clock (limit) keys started
     stops: tuple[str, ...] = ()  # clock keys stopped (met or breached)
     cancels: tuple[str, ...] = ()  # clock keys ended without being due
+    pauses: tuple[str, ...] = ()  # clock keys paused (time a rule excludes, e.g. a hearing)
+    resumes: tuple[str, ...] = ()  # clock keys resumed; the pause moves their due date
     needs: tuple[str, ...] = ()  # data fields that must be present
     optional: tuple[str, ...] = ()  # data fields offered but not required
     guards: tuple[Guard, ...] = ()

@@ -35,7 +35,8 @@ RULE_KEYS = (
     "complaint_channel", "complainant_told_result", "officer_statement", "recusal_grounds",
     "recusal_applicants", "suspension", "measures", "recovery", "clarification",
     "appeal_right", "complaint_refusal", "complaint_transfer", "complaint_review",
-    "recovery_civil", "union_notice", "supervisor_referral",
+    "recovery_civil", "union_notice", "supervisor_referral", "complaint_extension",
+    "complaint_recheck",
 )
 LIMIT_KEYS = (
     "acknowledge", "conclude", "extend_max", "review_request", "review_answer",

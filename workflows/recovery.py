@@ -142,15 +142,18 @@ def _fault_allows(allow: bool):
         code = str(ctx.data.get("fault") or "")
         fault = next((f for f in Fault if f.value == code), None)
         if fault is not None and fault.allows_recovery != allow:
-            return translate(N_("认定为故意或重大过失的，应当认定过错并追偿") if not allow
-                             else N_("只有故意或者重大过失才能追偿；一般过失或无过错的，应不予追偿"))
+            if allow:
+                return translate(N_("只有故意或者重大过失才能追偿；"
+                                    "一般过失或无过错的，应不予追偿"))
+            return translate(N_("认定为故意或重大过失的，应当认定过错并追偿"))
         return None
     return guard
 
 
 def _discretionary(ctx: GuardContext) -> str | None:
     if getattr(ctx.case, "mandatory", True):
-        return translate(N_("本规定为“应当”追偿：不追偿须由督察提出免予追偿意见，写明依据，报领导批准"))
+        return translate(N_("本规定为“应当”追偿：不追偿须由督察提出免予追偿意见，"
+                            "写明依据，报领导批准"))
     return None
 
 

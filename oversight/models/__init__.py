@@ -16,22 +16,33 @@ from oversight.models.investigation import (
     InvestigationMember,
     Suspension,
 )
-from oversight.models.org import EmploymentStatus, Officer, OfficerCategory, Organ, User
+from oversight.models.org import (
+    EmploymentStatus,
+    InterventionRule,
+    Officer,
+    OfficerCategory,
+    OfficerFlag,
+    Organ,
+    User,
+)
 from oversight.models.records import (
     Attachment,
     CaseClock,
     CaseEvent,
     ClockOutcome,
+    ClockReminder,
     MailOutbox,
     MailStatus,
     Notice,
     SearchOutbox,
     Sequence,
+    Supervision,
     Throttle,
 )
 from oversight.models.recusal import Recusal, RecusalApplicant
 
 __all__ = [
+    "ClockReminder", "InterventionRule", "OfficerFlag", "Supervision",
     "Appeal", "DisciplinaryDecision", "Recovery", "RecoveryInstalment", "RecoveryPayment",
     "AppealOutcome", "ConflictDeclaration", "EvidenceEntry", "Investigation",
     "InvestigationMember", "Recusal", "RecusalApplicant", "Suspension",

@@ -47,6 +47,9 @@ class Complaint(TimestampMixin, db.Model):
     transferred_from_id: Mapped[int | None] = mapped_column(sa.ForeignKey("complaint.id"))
     notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     review_deadline_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: set when a 复查 is answered: the 复核 window (第三十六条) closes then
+    recheck_deadline_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    recheck_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     rating: Mapped[int | None] = mapped_column(sa.SmallInteger)
     rating_comment: Mapped[str] = mapped_column(sa.String(500), default="")
     #: the investigation this complaint is handled in (several complaints may share one)
@@ -87,6 +90,27 @@ class Complaint(TimestampMixin, db.Model):
     @property
     def category(self):
         return self.pack.category(self.category_code)
+
+    def _clocks(self, kind: str, *conditions) -> int:
+        from oversight.models.records import CaseClock
+
+        return db.session.execute(sa.select(sa.func.count(CaseClock.id)).where(
+            CaseClock.case_type == self.case_type, CaseClock.case_id == self.id,
+            CaseClock.kind == kind, *conditions)).scalar()
+
+    @property
+    def extended(self) -> bool:
+        """The time limit to conclude was extended once already (第三十四条 allows one)."""
+        from oversight.models.records import CaseClock
+
+        return self._clocks("conclude", CaseClock.extended_days > 0) > 0
+
+    @property
+    def hearing_open(self) -> bool:
+        """A 复核 hearing is under way: its clock is paused."""
+        from oversight.models.records import CaseClock
+
+        return self._clocks("recheck_answer", CaseClock.paused_at.is_not(None)) > 0
 
     @property
     def investigation_open(self) -> bool:

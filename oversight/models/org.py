@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import secrets
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from oversight.extensions import db
-from oversight.models.base import TimestampMixin, enum_column
+from oversight.models.base import TimestampMixin, UTCDateTime, enum_column
 from workflows.roles import Role
 
 
@@ -100,6 +101,47 @@ class Officer(TimestampMixin, db.Model):
     __table_args__ = (sa.CheckConstraint("level >= 1", name="level_positive"),)
 
 
+class InterventionRule(TimestampMixin, db.Model):
+    """An organ's early-intervention thresholds: flag an officer with ``threshold``
+    complaints in ``months`` months, or with two in one of ``repeat_categories`` (pack
+    codes; empty: any category). Organs without a row use the defaults (3 in 12)."""
+
+    __tablename__ = "intervention_rule"
+
+    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"), primary_key=True)
+    threshold: Mapped[int] = mapped_column(sa.Integer, default=3)
+    months: Mapped[int] = mapped_column(sa.Integer, default=12)
+    repeat_categories: Mapped[list] = mapped_column(sa.JSON, default=list)
+
+    __table_args__ = (sa.CheckConstraint("threshold >= 2 AND months >= 1",
+                                         name="sensible_thresholds"),)
+
+
+class OfficerFlag(db.Model):
+    """An early-intervention flag on an officer, for the leaders of the officer's organ,
+    with the complaints that raised it. Cleared with a note; the next qualifying complaint
+    raises a new one."""
+
+    __tablename__ = "officer_flag"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    officer_id: Mapped[int] = mapped_column(sa.ForeignKey("officer.id"), index=True)
+    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))  # "count" or "repeat"
+    category_code: Mapped[str] = mapped_column(sa.String(40), default="")
+    complaint_ids: Mapped[list] = mapped_column(sa.JSON, default=list)
+    flagged_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    cleared_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    cleared_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_user.id"))
+    clear_note: Mapped[str] = mapped_column(sa.Text, default="")
+
+    officer: Mapped[Officer] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("cleared_at IS NULL OR clear_note <> ''", name="cleared_with_note"),
+    )
+
+
 class User(UserMixin, TimestampMixin, db.Model):
     """A staff account. ``session_nonce`` is part of every session cookie, so changing it
     (logout, password change, disable) kills old cookies on the server side."""
@@ -114,6 +156,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"), index=True)
     officer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("officer.id"))
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    #: where reminders and 督办 notices go (optional: without it they stay in the app)
+    email: Mapped[str] = mapped_column(sa.String(254), default="", server_default="")
     session_nonce: Mapped[str] = mapped_column(
         sa.String(64), default=lambda: secrets.token_hex(16)
     )

@@ -110,8 +110,18 @@ class CaseClock(db.Model):
     amount: Mapped[int] = mapped_column(sa.Integer)
     unit: Mapped[str] = mapped_column(sa.String(20))
     citation: Mapped[str] = mapped_column(sa.String(200))
+    #: the due date the limit gave at the start, before any extension or pause
+    base_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: days added by an approved extension (信访工作条例 第三十四条: once, at most 30)
+    extended_days: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    #: while paused (time a rule excludes, such as a hearing under 第三十六条): since when
+    paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: every closed pause, [{"from": iso, "to": iso, "reason": str}], oldest first
+    pauses: Mapped[list] = mapped_column(sa.JSON, default=list,
+                                         server_default=sa.text("'[]'"))
 
-    __table_args__ = (sa.Index("ix_case_clock_case", "case_type", "case_id"),)
+    __table_args__ = (sa.Index("ix_case_clock_case", "case_type", "case_id"),
+                      sa.Index("ix_case_clock_running_due", "outcome", "due_at"))
 
     @property
     def running(self) -> bool:
@@ -124,6 +134,46 @@ class CaseClock(db.Model):
     @property
     def unit_label(self) -> str:
         return str(UNIT_LABELS.get(self.unit, self.unit))
+
+
+class ClockReminder(db.Model):
+    """A reminder sent for a clock. One per clock, kind and due date, so running the
+    reminder command twice sends nothing twice (and a new due date may be reminded)."""
+
+    __tablename__ = "clock_reminder"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clock_id: Mapped[int] = mapped_column(sa.ForeignKey("case_clock.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))  # "due_soon" or "overdue"
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recipients: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+    __table_args__ = (sa.UniqueConstraint("clock_id", "kind", "due_at"),)
+
+
+class Supervision(db.Model):
+    """A 督办: an upper organ's recorded urge, with a deadline, on an overdue case of its
+    subtree. It notifies the handling organ's staff and shows on the case."""
+
+    __tablename__ = "supervision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_type: Mapped[str] = mapped_column(sa.String(32))
+    case_id: Mapped[int] = mapped_column(sa.Integer)
+    #: the organ that issued it (an ancestor of the case's organ) and who
+    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))
+    issued_by_id: Mapped[int] = mapped_column(sa.ForeignKey("app_user.id"))
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the organ handling the case when it was issued (whose staff were notified)
+    handler_organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"), index=True)
+    deadline: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    text: Mapped[str] = mapped_column(sa.Text)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_user.id"))
+    response: Mapped[str] = mapped_column(sa.Text, default="")
+
+    __table_args__ = (sa.Index("ix_supervision_case", "case_type", "case_id"),)
 
 
 class Notice(db.Model):

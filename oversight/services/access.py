@@ -31,8 +31,8 @@ def in_scope(actor: Any, organ: Organ) -> bool:
 def can(actor: Any, action: str, case: Any = None) -> bool:
     """May ``actor`` perform ``action`` (``view``, ``view_identity``, ``download``,
     ``queue``, ``admin``, ``own_record``, ``fire:<trigger>``; ``propose_measure`` on an
-    investigation, ``file_appeal`` on a decision, ``open_recovery`` on an officer) on
-    ``case``?"""
+    investigation, ``file_appeal`` on a decision, ``open_recovery`` on an officer;
+    ``manage_flags`` and ``configure_intervention`` on an organ) on ``case``?"""
     if actor is None:
         return False
     if isinstance(actor, PublicActor):
@@ -52,8 +52,15 @@ def can(actor: Any, action: str, case: Any = None) -> bool:
         return role is Role.ADMIN
     if action == "queue":
         return role in CASE_ROLES
+    if action == "stats":  # the statistics dashboard, counted within scope_filter()
+        return role in CASE_ROLES
     if action == "own_record":
         return role is Role.OFFICER and actor.officer_id is not None
+    if action == "manage_flags":  # early-intervention flags; ``case`` is the flag's organ
+        return role is Role.LEADER and case is not None and in_scope(actor, case)
+    if action == "configure_intervention":  # an organ's thresholds; ``case`` is the organ
+        return case is not None and (role is Role.ADMIN
+                                     or (role is Role.LEADER and actor.organ_id == case.id))
     if role is Role.OFFICER:
         return _officer_may(actor, action, case)
     if case is None:
@@ -70,6 +77,10 @@ def can(actor: Any, action: str, case: Any = None) -> bool:
         return role is Role.INTAKE
     if action == "open_recovery":
         return role in (Role.INSPECTOR, Role.LEADER)
+    if action == "supervise":  # 督办: an upper organ's leader, on a case below it
+        return role is Role.LEADER and case.organ_id != actor.organ_id
+    if action == "answer_supervision":
+        return role in (Role.INSPECTOR, Role.LEADER) and case.organ_id == actor.organ_id
     if action.startswith("fire:"):
         return _role_may_fire(role, case, action[5:])
     return False

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from oversight.extensions import db
 from oversight.models import ComplainantIdentity, Complaint, Officer, Organ
-from oversight.services import attachments, numbering, registry
+from oversight.services import attachments, clocks, numbering, registry
 from oversight.services.access import can
 from oversight.services.actors import PublicActor, SystemActor
 from oversight.services.cases import hash_code, new_access_code, submission_key_hash
@@ -143,6 +143,14 @@ def _open(complaint: Complaint, now: dt.datetime, *, trigger: str, actor_id: int
 # --- transition hooks -------------------------------------------------------------------
 
 
+def _accept(case: Complaint, actor: Any, data: dict, now: dt.datetime) -> dict:
+    """An accepted complaint may put its officer over an early-intervention threshold."""
+    from oversight.services import intervention
+
+    intervention.evaluate(case.officer, now, trigger_complaint=case)
+    return {}
+
+
 def _transfer(case: Complaint, actor: Any, data: dict, now: dt.datetime) -> dict:
     try:
         target = db.session.get(Organ, int(data["target_organ_id"]))
@@ -234,6 +242,32 @@ def _issue_notice(case: Complaint, actor: Any, data: dict, now: dt.datetime) -> 
     return payload
 
 
+def _extend(case: Complaint, actor: Any, data: dict, now: dt.datetime) -> dict:
+    """A leader approves one extension of the time to conclude (第三十四条)."""
+    limit = case.pack.limit("extend_max")
+    text = str(data.get("extension_days", "")).strip()
+    if not text.isdigit() or not 1 <= int(text) <= limit.amount:
+        raise InvalidData({"extension_days": _(
+            "延长期限为 1 到 %(max)s 日的整数（%(cite)s）", max=limit.amount,
+            cite=limit.citation.label)})
+    clock = clocks.extend(case, "conclude", int(text))
+    if clock is None:
+        raise InvalidData({"extension_days": _("本案没有正在计算的办结期限")})
+    return {"extension_days": int(text), "due_at": clock.due_at.isoformat()}
+
+
+def _answer_review(case: Complaint, actor: Any, data: dict, now: dt.datetime) -> dict:
+    """Upholding on 复查 opens the 复核 window (第三十六条)."""
+    limit = case.pack.limit("recheck_request")
+    case.recheck_deadline_at = due_at(now, limit.amount, limit.unit.value)
+    return {"recheck_deadline": case.recheck_deadline_at.isoformat()}
+
+
+def _request_recheck(case: Complaint, actor: Any, data: dict, now: dt.datetime) -> dict:
+    case.recheck_requested_at = now
+    return {}
+
+
 def _rate(case: Complaint, actor: Any, data: dict, now: dt.datetime) -> dict:
     try:
         rating = int(data["rating"])
@@ -299,9 +333,13 @@ def notice_context(case: Complaint, kind: str, now: dt.datetime) -> dict:
         "review_request": last.get("request_review"),
         "review_limit": review_limit,
         "review_deadline": due_at(now, review_limit.amount, review_limit.unit.value),
+        "recheck_request": last.get("request_recheck"),
+        "conclude_clock": next(iter(clocks.running(case, ("conclude",))), None),
+        "extend_limit": pack.limit("extend_max"),
         "rules": {key: pack.rule(key) for key in (
             "complaint_channel", "complainant_told_result", "complaint_refusal",
-            "complaint_transfer", "complaint_review")},
+            "complaint_transfer", "complaint_review", "complaint_extension",
+            "complaint_recheck")},
         "recipient_email": identity.email if identity else "",
     }
 
@@ -318,6 +356,7 @@ registry.register(CaseTypeBinding(
     number_prefix="TS",
     identity_of=lambda case: db.session.get(ComplainantIdentity, case.id),
     hooks={
+        "accept": _accept,
         "transfer": _transfer,
         "merge": _merge,
         "start_investigation": _start_investigation,
@@ -325,6 +364,9 @@ registry.register(CaseTypeBinding(
         # the investigation's approved finding, facts and handling become the complaint's
         "conclude_by_investigation": _propose_conclusion,
         "issue_notice": _issue_notice,
+        "extend": _extend,
+        "uphold_on_review": _answer_review,
+        "request_recheck": _request_recheck,
         "rate": _rate,
         "add_note": _add_note,
         "add_material": _add_material,

@@ -27,6 +27,8 @@ NOTICE_TITLES = {
     "merge": _l("合并办理告知书"),
     "outcome": _l("处理结果告知书"),
     "review_decision": _l("复查意见书"),
+    "extension": _l("延期办理告知书"),
+    "recheck_decision": _l("复核意见书"),
     # recusal applications
     "granted": _l("准予回避决定书"),
     "denied": _l("驳回回避申请决定书"),

@@ -121,13 +121,15 @@ def _apply(case: Any, t: Transition, binding: Any, actor: Any, data: dict,
     case.updated_at = now  # dirties the row so the version column always advances
     db.session.flush()  # the optimistic-lock check happens here, before anything else
 
+    reason = str(data.get("reason", "")).strip()
     clocks.stop(case, t.stops, now)
     clocks.cancel(case, t.cancels, now)
+    clocks.pause(case, t.pauses, now, reason)
+    clocks.resume(case, t.resumes, now)
     for kind in t.starts:
         clocks.start(case, kind, pack, now)
 
     article = binding.rule(case, t.rule).citation.label if t.rule else ""
-    reason = str(data.get("reason", "")).strip()
     notice = (notices.issue(case, t.notice, now, {"article": article, "reason": reason})
               if t.notice else None)
     if notice is not None:
@@ -174,6 +176,11 @@ def open_case(case: Any, *, trigger: str, actor_id: int | None, role: Any, rule:
     )
     _to_search_outbox(case, now)
     return event
+
+
+def record_outbox(case: Any, now: dt.datetime) -> None:
+    """Queue the case for the search index (for records written outside ``fire``)."""
+    _to_search_outbox(case, now)
 
 
 def _to_search_outbox(case: Any, now: dt.datetime) -> None:

@@ -17,10 +17,14 @@ from oversight.web import filters
 def register_web(app: Flask) -> None:
     # Route modules add to their blueprint on import: they must load before registration.
     import oversight.web.public.recusals  # noqa: F401
+    import oversight.web.public.transparency  # noqa: F401
     import oversight.web.staff.consequences  # noqa: F401
+    import oversight.web.staff.intervention  # noqa: F401
     import oversight.web.staff.investigations  # noqa: F401
     import oversight.web.staff.recusals  # noqa: F401
     import oversight.web.staff.search  # noqa: F401
+    import oversight.web.staff.stats  # noqa: F401
+    import oversight.web.staff.supervision  # noqa: F401
     from oversight.web.admin.views import bp as admin_bp
     from oversight.web.public.views import bp as public_bp
     from oversight.web.staff.views import bp as staff_bp

@@ -131,6 +131,9 @@ class ActionForm(FlaskForm):
     category_codes = SelectMultipleField(_l("违规行为类别"), coerce=str, choices=[],
                                          validators=[Optional()])
     clarification = TextAreaField(_l("澄清情况"), validators=[Optional(), Length(max=5000)])
+    # Complaints: an approved extension of the time to conclude (第三十四条).
+    extension_days = StringField(_l("延长天数"), render_kw={"inputmode": "numeric"},
+                                 validators=[Optional(), Length(max=3)])
     # Disciplinary decisions and appeals: the measure, the officer's statement, execution.
     measure_code = SelectField(_l("处理措施"), coerce=str, choices=[], validators=[Optional()])
     dismissal_ground = SelectField(_l("解除劳动合同的情形"), coerce=str, choices=[],

@@ -98,7 +98,8 @@ def test_approval_waits_for_the_statement_window(demo):
 
 def test_late_statement_is_refused_with_the_date_it_closed(demo):
     d = propose(violation(), "demotion")  # told 30 days ago
-    with pytest.raises(IllegalTransition, match=r"陈述申辩的期限已于 \d{4}-\d\d-\d\d \d\d:\d\d 届满"):
+    closed = r"陈述申辩的期限已于 \d{4}-\d\d-\d\d \d\d:\d\d 届满"
+    with pytest.raises(IllegalTransition, match=closed):
         fire(d, "state_defence", "officer", {"statement": "迟到的申辩"})
     assert d.statement_at is None
 

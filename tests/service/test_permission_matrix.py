@@ -10,7 +10,7 @@ from helpers import make_complaint, organ, user
 from oversight.extensions import db
 from oversight.models import CaseEvent
 from oversight.models.base import utcnow
-from oversight.services import workflow
+from oversight.services import clocks, workflow
 from oversight.services.actors import PublicActor
 from oversight.services.errors import Forbidden, IllegalTransition
 from workflows.complaint import COMPLAINT, ComplaintState, Finding
@@ -32,6 +32,7 @@ def valid_data(trigger, other):
         "handling": "批评教育",
         "rating": "4",
         "material": "补充说明",
+        "extension_days": "10",
     }
 
 
@@ -44,7 +45,17 @@ def force_state(case, state, trigger, other):
     now = utcnow()
     past, future = now - dt.timedelta(days=1), now + dt.timedelta(days=10)
     case.review_deadline_at = past if trigger == "close" else future
+    case.recheck_deadline_at, case.recheck_requested_at = future, None
     case.rating = None
+    db.session.flush()
+    # The clocks some rows act on: extend needs a running 办结 clock, end_hearing a paused
+    # 复核 clock (start_hearing and the 复核 decisions need none paused).
+    if trigger == "extend":
+        clocks.start(case, "conclude", case.pack, now)
+    if trigger == "end_hearing":
+        clocks.start(case, "recheck_answer", case.pack, now)
+        db.session.flush()
+        clocks.pause(case, ("recheck_answer",), now, "听证")
     db.session.flush()
 
 

@@ -32,8 +32,8 @@ from workflows.appeal import APPEAL, AppealState
 from workflows.clocks import to_local
 from workflows.complaint import Finding
 from workflows.discipline import DISCIPLINE, STANDING, DisciplineState
-from workflows.recovery import RECOVERY, BasisKind, RecoveryState
 from workflows.investigation import INVESTIGATION, InvestigationOrigin, InvestigationState
+from workflows.recovery import RECOVERY, BasisKind, RecoveryState
 from workflows.recusal import RECUSAL, RecusalOrigin, RecusalState
 from workflows.roles import Role
 from workflows.suspension import SUSPENSION, SuspensionState

@@ -4,14 +4,17 @@ over all the tables, so a new case type is covered the moment it is listed here.
 import pytest
 from transitions import MachineError
 
+from workflows.appeal import APPEAL
 from workflows.complaint import COMPLAINT, ComplaintState
+from workflows.discipline import DISCIPLINE
 from workflows.engine import CaseType, Transition
 from workflows.investigation import INVESTIGATION, InvestigationState
+from workflows.recovery import RECOVERY
 from workflows.recusal import RECUSAL, RecusalState
 from workflows.roles import Role
 from workflows.suspension import SUSPENSION, SuspensionState
 
-TABLES = [COMPLAINT, RECUSAL, INVESTIGATION, SUSPENSION]
+TABLES = [COMPLAINT, RECUSAL, INVESTIGATION, SUSPENSION, DISCIPLINE, APPEAL, RECOVERY]
 ROWS = [(spec, t) for spec in TABLES for t in spec.transitions]
 
 #: Rows that leave a terminal state by design, each with its reason.
@@ -21,6 +24,8 @@ TERMINAL_EXITS = {
     ("recusal", "request_reconsideration"),
     # A 申诉 may be decided after the suspension has ended: revoking it clears the record.
     ("suspension", "revoke_on_appeal"),
+    # An executed decision is done, but an appeal within its window may still revoke it.
+    ("discipline", "revoke_on_appeal"),
 }
 
 
@@ -132,16 +137,22 @@ def test_fields_are_needs_then_optional(spec):
         assert set(t.fields) == set(t.needs) | set(t.optional)
 
 
-def test_only_suspensions_are_open_to_the_officer_concerned():
-    assert [spec.name for spec in TABLES if spec.officer_party] == ["suspension"]
+def test_only_the_officers_own_matters_are_open_to_them():
+    """Suspensions, decisions, appeals and recoveries; never a complaint, a recusal
+    application or an investigation. They state, defend, waive, appeal and withdraw."""
+    assert [spec.name for spec in TABLES if spec.officer_party] == [
+        "suspension", "discipline", "appeal", "recovery"]
     officer_rows = {(spec.name, t.trigger) for spec, t in ROWS if Role.OFFICER in t.roles}
-    assert officer_rows == {("suspension", "appeal")}
+    assert officer_rows == {("suspension", "appeal"), ("discipline", "state_defence"),
+                            ("discipline", "waive_defence"), ("appeal", "withdraw"),
+                            ("recovery", "state_defence"), ("recovery", "waive_defence")}
 
 
 def test_states_awaiting_each_role_come_from_the_table():
     S = ComplaintState
     assert COMPLAINT.states_awaiting(Role.LEADER) == {S.REFUSAL_PENDING,
-                                                      S.CONCLUSION_PENDING, S.UNDER_REVIEW}
+                                                      S.CONCLUSION_PENDING, S.UNDER_REVIEW,
+                                                      S.UNDER_RECHECK}
     assert COMPLAINT.states_awaiting(Role.INSPECTOR) == {S.ACCEPTED, S.INVESTIGATING,
                                                          S.CONCLUDED}
     assert S.SUBMITTED in COMPLAINT.states_awaiting(Role.INTAKE)

@@ -268,6 +268,8 @@ TABLE = {
     "recovery_civil": (F, F, F, F, F),
     "union_notice": (F, F, F, F, F),
     "supervisor_referral": (F, F, F, F, "第四十条"),
+    "complaint_extension": (F, F, F, F, F),
+    "complaint_recheck": (F, F, F, F, F),
 }
 
 
@@ -421,7 +423,7 @@ def test_cli_summary():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 1 + len(LOCAL)
-    assert any(line.startswith("yunnan-2024: 16 rules,") for line in lines)
+    assert any(line.startswith("yunnan-2024: 18 rules,") for line in lines)
 
 
 def test_cli_fails_on_error(policy_copy, monkeypatch, capsys):

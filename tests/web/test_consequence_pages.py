@@ -11,7 +11,7 @@ import re
 import pytest
 from consequence_helpers import LONG_AGO, open_recovery, propose, violation
 from helpers import PNG_BYTES, login, make_complaint, user
-from investigation_helpers import VIOLATION, fire, officer
+from investigation_helpers import VIOLATION, fire
 from webhelpers import (
     element,
     field_box,

@@ -93,6 +93,15 @@ STAFF_ROUTES = [
     ("GET", "/staff/recoveries/new"),
     ("POST", "/staff/recoveries/new"),
     ("GET", "/staff/recoveries/1/statement"),
+    ("GET", "/staff/deadlines"),
+    ("POST", "/staff/supervise/complaints/{case}"),
+    ("GET", "/staff/supervisions/1"),
+    ("POST", "/staff/supervisions/1/answer"),
+    ("GET", "/staff/flags"),
+    ("POST", "/staff/flags/1/clear"),
+    ("GET", "/staff/intervention"),
+    ("POST", "/staff/intervention"),
+    ("GET", "/staff/stats"),
 ]
 
 

@@ -125,6 +125,7 @@ TRACK_FORMS: dict[str, dict[str, tuple[str, Callable[[], Any]]]] = {
         "add_material": ("material_form", MaterialForm),
         "withdraw": ("withdraw_form", lambda: ReasonForm(prefix="withdraw")),
         "request_review": ("review_form", lambda: ReasonForm(prefix="review")),
+        "request_recheck": ("recheck_form", lambda: ReasonForm(prefix="recheck")),
         "rate": ("rate_form", RateForm),
     },
     "recusal": {

@@ -168,7 +168,10 @@ def queue():
                CaseClock.case_id.in_([c.id for c in rows]))
         .group_by(CaseClock.case_id)
     ).all()) if rows else {}
+    from oversight.services import supervision
+
     return render_template("staff/queue.html", rows=rows, total=total, page=page,
+                           supervisions=supervision.open_for(current_user),
                            pages=max(1, -(-total // PAGE_SIZE)), state=state, organ=organ,
                            kind=kind, spec=spec, case_page=page_for(kind),
                            types=[registry.spec_for(n) for n in registry.case_types()],
@@ -215,7 +218,12 @@ def _action_form(case) -> ActionForm:
 
 
 def _render_case(case, form: ActionForm | None = None, open_action: str = "",
-                 status: int = 200):
+                 status: int = 200, **extra):
+    """The generic case page. ``extra`` carries a rejected 督办 or answer form (with its
+    errors and the typing) back to the page."""
+    from oversight.services import supervision
+    from oversight.web.staff.supervision import AnswerForm, SuperviseForm
+
     page = page_for(case.case_type)
     actions = workflow.available_actions(case, current_user)
     now = utcnow()
@@ -229,7 +237,12 @@ def _render_case(case, form: ActionForm | None = None, open_action: str = "",
         open_action=open_action, identity=cases.identity_for(current_user, case),
         timeline=timeline, clocks=clocks.for_case(case),
         notices=notices.for_case(case), files=attachments.for_case(case),
-        users=_actors(timeline), now=now, **page.context(case, current_user),
+        users=_actors(timeline), now=now, supervisions=supervision.for_case(case),
+        may_supervise=can(current_user, "supervise", case),
+        may_answer=can(current_user, "answer_supervision", case),
+        supervise_form=extra.get("supervise_form") or SuperviseForm(),
+        answer_form=extra.get("answer_form") or AnswerForm(),
+        answer_for=extra.get("answer_for"), **page.context(case, current_user),
     ), status
 
 

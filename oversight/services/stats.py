@@ -1,0 +1,529 @@
+"""Statistics: the staff dashboard (scoped to the user's organ subtree) and the public
+transparency figures (aggregates only, small counts suppressed).
+
+Every figure is counted in SQL with GROUP BY, in a fixed number of statements whatever the
+amount of data: Python only folds the grouped rows (months into quarters, a histogram of
+handling days into a median). Calendar boundaries are Beijing's (``workflows.clocks``):
+a case created at 2026-10-31T17:00Z belongs to November. The SQL that turns a UTC
+timestamp into a Beijing date is the only dialect-specific piece, compiled below for
+SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
+
+from oversight.extensions import db
+from oversight.models import (
+    CaseClock,
+    CaseEvent,
+    ClockOutcome,
+    Complaint,
+    Investigation,
+    Organ,
+    Suspension,
+)
+from oversight.services import registry
+from oversight.services.access import scope_filter
+from oversight.services.investigations import VIOLATION_FINDINGS
+from workflows.clocks import LOCAL_TZ
+from workflows.policy import PolicyError, get_packs
+from workflows.recusal import RecusalState
+from workflows.suspension import SuspensionState
+
+#: The trigger that issues a complaint's outcome notice (处理结果告知书): the complaint is
+#: handled when the complainant is told. A reopened complaint is told again; the first
+#: notice counts.
+OUTCOME_TRIGGER = "issue_notice"
+#: 属实 or 部分属实: the findings an investigation counts as a violation
+SUBSTANTIATED = VIOLATION_FINDINGS
+RECUSAL_REFUSED = (RecusalState.DENIED, RecusalState.DENIED_FINAL)
+#: Public figures below this are shown as "<5"; a median needs this many cases.
+SMALL_COUNT = 5
+
+
+# --- Beijing dates in SQL ------------------------------------------------------------------
+
+# Asia/Shanghai has kept UTC+8 without daylight saving since 1991, so on SQLite (which
+# stores naive UTC text and has no time zone database) a fixed shift is exact.
+_OFFSET_HOURS = int(dt.datetime(2026, 1, 1, tzinfo=LOCAL_TZ).utcoffset() / dt.timedelta(hours=1))
+_SQLITE_SHIFT = f"'{_OFFSET_HOURS:+d} hours'"
+_PG_ZONE = f"'{LOCAL_TZ.key}'"
+
+
+class local_date(FunctionElement):  # noqa: N801 - reads as a SQL function
+    """The Beijing calendar date of a UTC timestamp column."""
+
+    type = sa.Date()
+    inherit_cache = True
+
+
+class local_month(FunctionElement):  # noqa: N801
+    """The Beijing calendar month (``YYYY-MM``) of a UTC timestamp column."""
+
+    type = sa.String()
+    inherit_cache = True
+
+
+class local_days_between(FunctionElement):  # noqa: N801
+    """Beijing calendar days from the first timestamp's date to the second's."""
+
+    type = sa.Integer()
+    inherit_cache = True
+
+
+@compiles(local_date)
+def _local_date_pg(element, compiler, **kw):
+    return f"CAST(({compiler.process(element.clauses, **kw)} AT TIME ZONE {_PG_ZONE}) AS DATE)"
+
+
+@compiles(local_date, "sqlite")
+def _local_date_sqlite(element, compiler, **kw):
+    return f"date({compiler.process(element.clauses, **kw)}, {_SQLITE_SHIFT})"
+
+
+@compiles(local_month)
+def _local_month_pg(element, compiler, **kw):
+    return (f"to_char({compiler.process(element.clauses, **kw)} AT TIME ZONE {_PG_ZONE}, "
+            "'YYYY-MM')")
+
+
+@compiles(local_month, "sqlite")
+def _local_month_sqlite(element, compiler, **kw):
+    return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)}, {_SQLITE_SHIFT})"
+
+
+@compiles(local_days_between)
+def _days_pg(element, compiler, **kw):
+    start, end = (compiler.process(local_date(c), **kw) for c in element.clauses)
+    return f"({end} - {start})"
+
+
+@compiles(local_days_between, "sqlite")
+def _days_sqlite(element, compiler, **kw):
+    start, end = (compiler.process(local_date(c), **kw) for c in element.clauses)
+    return f"CAST(julianday({end}) - julianday({start}) AS INTEGER)"
+
+
+def local_bounds(date_from: dt.date | None, date_to: dt.date | None
+                 ) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The UTC half-open interval [start, end) of the Beijing days ``date_from`` to
+    ``date_to`` inclusive (either may be open)."""
+    def midnight(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(), LOCAL_TZ).astimezone(dt.UTC)
+
+    return (midnight(date_from) if date_from else None,
+            midnight(date_to + dt.timedelta(days=1)) if date_to else None)
+
+
+# --- small pure helpers --------------------------------------------------------------------
+
+
+def percentile(histogram: dict[int, int], p: float) -> float | None:
+    """The ``p`` quantile (0–1) of the values a histogram {value: count} holds, linearly
+    interpolated between neighbours as PostgreSQL's ``percentile_cont`` does; None when
+    empty."""
+    n = sum(histogram.values())
+    if n == 0:
+        return None
+    rank = (n - 1) * p
+    lo, hi = math.floor(rank), math.ceil(rank)
+
+    def nth(k: int) -> int:
+        seen = 0
+        for value in sorted(histogram):
+            seen += histogram[value]
+            if k < seen:
+                return value
+        raise IndexError(k)
+
+    low = nth(lo)
+    return low + (nth(hi) - low) * (rank - lo)
+
+
+def quarter_of(month: str) -> str:
+    """``2026-11`` -> ``2026-Q4``."""
+    year, mon = month.split("-")
+    return f"{year}-Q{(int(mon) - 1) // 3 + 1}"
+
+
+def months_between(first: str, last: str) -> list[str]:
+    """Every month from ``first`` to ``last`` (``YYYY-MM``), so a chart shows empty months."""
+    year, mon = map(int, first.split("-"))
+    out = []
+    while f"{year:04d}-{mon:02d}" <= last:
+        out.append(f"{year:04d}-{mon:02d}")
+        year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
+    return out
+
+
+def days_text(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def rate_text(numerator: int, denominator: int) -> str:
+    return "—" if not denominator else f"{100 * numerator / denominator:.1f}%"
+
+
+def shown_count(n: int) -> str:
+    """A public count: exact from 5 up, "<5" for 1 to 4 (0 is not identifying)."""
+    return f"<{SMALL_COUNT}" if 0 < n < SMALL_COUNT else str(n)
+
+
+# --- tables --------------------------------------------------------------------------------
+
+
+@dataclass
+class Table:
+    """One figure as rows, drawn as an HTML table (and optionally a bar chart) and
+    exported as CSV under ``name``."""
+
+    name: str
+    title: str
+    columns: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+    #: (label, value) bars; None for tables that are not charted
+    chart: list[tuple[str, int]] | None = None
+    note: str = ""
+
+    def csv_bytes(self) -> bytes:
+        """UTF-8 with a byte order mark, so that Excel reads the Chinese correctly."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(self.columns)
+        writer.writerows(self.rows)
+        return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _counted(name: str, title: str, first_column: str, counts: Iterable[tuple[str, int]],
+             note: str = "") -> Table:
+    pairs = list(counts)
+    return Table(name, title, [first_column, _("件数")], [[label, n] for label, n in pairs],
+                 chart=pairs, note=note)
+
+
+# --- scope ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a staff user's figures cover: their subtree (always, via ``scope_filter``),
+    narrowed to ``organ``'s subtree when chosen, and cases created in the Beijing days
+    ``date_from`` to ``date_to``."""
+
+    actor: Any
+    organ: Organ | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+    def organs(self, column) -> list:
+        conditions = [scope_filter(self.actor, column)]
+        if self.organ is not None:
+            conditions.append(column.in_(
+                sa.select(Organ.id).where(Organ.path.startswith(self.organ.path))))
+        return conditions
+
+    def cases(self, model) -> list:
+        start, end = local_bounds(self.date_from, self.date_to)
+        conditions = self.organs(model.organ_id)
+        if start is not None:
+            conditions.append(model.created_at >= start)
+        if end is not None:
+            conditions.append(model.created_at < end)
+        return conditions
+
+
+def _all_cases(scope: Scope):
+    """Every case of every type in scope as (case_type, case_id, organ_id, state, month)."""
+    parts = []
+    for name in registry.case_types():
+        model = registry.binding_for(name).model
+        parts.append(sa.select(
+            sa.literal_column(f"'{name}'", sa.String()).label("case_type"),
+            model.id.label("case_id"), model.organ_id.label("organ_id"),
+            sa.type_coerce(model.state, sa.String()).label("state"),
+            local_month(model.created_at).label("month"),
+        ).where(*scope.cases(model)))
+    return sa.union_all(*parts).subquery("cases")
+
+
+def _days_histogram(rows) -> dict[int, int]:
+    return {int(days): n for days, n in rows}
+
+
+# --- the staff dashboard -------------------------------------------------------------------
+
+
+@dataclass
+class Dashboard:
+    tables: list[Table]
+    complaint_days: dict[int, int]
+    investigation_days: dict[int, int]
+    overdue: tuple[int, int]
+    substantiated: tuple[int, int]
+    recusals_granted: int
+    recusals_refused: int
+    suspensions_active: int
+
+    def table(self, name: str) -> Table | None:
+        return next((t for t in self.tables if t.name == name), None)
+
+
+def dashboard(scope: Scope, now: dt.datetime) -> Dashboard:
+    """The staff figures for ``scope``, in seven statements."""
+    organs = list(db.session.execute(
+        sa.select(Organ).where(*scope.organs(Organ.id)).order_by(Organ.path)).scalars())
+    cases = _all_cases(scope)
+    grouped = db.session.execute(
+        sa.select(cases.c.case_type, cases.c.organ_id, cases.c.state, cases.c.month,
+                  sa.func.count())
+        .group_by(cases.c.case_type, cases.c.organ_id, cases.c.state, cases.c.month)).all()
+    by_type, by_organ, by_month, by_state = Counter(), Counter(), Counter(), Counter()
+    for case_type, organ_id, state, month, n in grouped:
+        by_type[case_type] += n
+        by_organ[organ_id] += n
+        by_month[month] += n
+        by_state[(case_type, state)] += n
+
+    categories = db.session.execute(
+        sa.select(Organ.pack_id, Complaint.category_code, Complaint.finding, sa.func.count())
+        .join(Organ, Organ.id == Complaint.organ_id).where(*scope.cases(Complaint))
+        .group_by(Organ.pack_id, Complaint.category_code, Complaint.finding)).all()
+    complaint_days = _days_histogram(db.session.execute(_complaint_days(scope)).all())
+    investigation_days = _days_histogram(db.session.execute(_investigation_days(scope)).all())
+    overdue = _clock_counts(scope, cases, now)
+    suspended = db.session.execute(
+        sa.select(sa.func.count(Suspension.id)).where(
+            *scope.organs(Suspension.organ_id), Suspension.state == SuspensionState.ACTIVE,
+            Suspension.ends_at > now)).scalar_one()
+
+    with_finding = sum(n for _p, _c, finding, n in categories if finding is not None)
+    substantiated = sum(n for _p, _c, finding, n in categories if finding in SUBSTANTIATED)
+    granted = by_state[("recusal", RecusalState.GRANTED.value)]
+    refused = sum(by_state[("recusal", s.value)] for s in RECUSAL_REFUSED)
+    board = Dashboard(tables=[], complaint_days=complaint_days,
+                      investigation_days=investigation_days, overdue=overdue,
+                      substantiated=(substantiated, with_finding), recusals_granted=granted,
+                      recusals_refused=refused, suspensions_active=suspended)
+    board.tables = [
+        _month_table(by_month), _type_table(by_type), _category_table(categories),
+        _counted("organ", _("按机关"), _("机关"), [(o.name, by_organ[o.id]) for o in organs],
+                 note=_("各机关本级受理或立案的案件，不含下级机关。")),
+        _state_table(by_state), _handling_table(board), _rates_table(board),
+    ]
+    return board
+
+
+def _first_outcome_notice():
+    """(case_id, at): when each complaint's first outcome notice was issued."""
+    return (sa.select(CaseEvent.case_id, sa.func.min(CaseEvent.at).label("at"))
+            .where(CaseEvent.case_type == Complaint.case_type,
+                   CaseEvent.trigger == OUTCOME_TRIGGER)
+            .group_by(CaseEvent.case_id).subquery("told"))
+
+
+def _complaint_days(scope: Scope):
+    told = _first_outcome_notice()
+    days = (sa.select(local_days_between(Complaint.created_at, told.c.at).label("days"))
+            .join(told, told.c.case_id == Complaint.id).where(*scope.cases(Complaint))
+            .subquery("d"))
+    return sa.select(days.c.days, sa.func.count()).group_by(days.c.days)
+
+
+def _investigation_days(scope: Scope):
+    days = (sa.select(local_days_between(Investigation.created_at,
+                                         Investigation.concluded_at).label("days"))
+            .where(*scope.cases(Investigation), Investigation.concluded_at.is_not(None))
+            .subquery("d"))
+    return sa.select(days.c.days, sa.func.count()).group_by(days.c.days)
+
+
+def _clock_counts(scope: Scope, cases, now: dt.datetime) -> tuple[int, int]:
+    """(late, counted): clocks of cases in scope that were breached or are running past
+    their due time, among those met, breached or running past due. Cancelled clocks,
+    clocks still running within time and paused clocks (time a rule excludes, such as a
+    hearing: their due date moves when they resume) are not counted."""
+    clocks = (sa.select(CaseClock.outcome.label("outcome"),
+                        sa.and_(CaseClock.due_at < now, CaseClock.paused_at.is_(None))
+                        .label("past_due"))
+              .join(cases, sa.and_(cases.c.case_type == CaseClock.case_type,
+                                   cases.c.case_id == CaseClock.case_id))
+              .subquery("clocks"))
+    late = counted = 0
+    for outcome, past_due, n in db.session.execute(
+            sa.select(clocks.c.outcome, clocks.c.past_due, sa.func.count())
+            .group_by(clocks.c.outcome, clocks.c.past_due)):
+        if outcome is ClockOutcome.BREACHED or (outcome is ClockOutcome.RUNNING and past_due):
+            late += n
+            counted += n
+        elif outcome is ClockOutcome.MET:
+            counted += n
+    return late, counted
+
+
+def _month_table(by_month: Counter) -> Table:
+    months = months_between(min(by_month), max(by_month)) if by_month else []
+    return _counted("month", _("按月份"), _("月份"), [(m, by_month[m]) for m in months],
+                    note=_("按立案（提交）时间的北京时间自然月统计，含各类案件。"))
+
+
+def _type_table(by_type: Counter) -> Table:
+    return _counted("type", _("按案件类型"), _("案件类型"),
+                    [(registry.spec_for(name).label, by_type[name])
+                     for name in registry.case_types()])
+
+
+def _category_label(pack_id: str, code: str) -> str:
+    try:
+        return get_packs()[pack_id].category(code).label
+    except (KeyError, PolicyError):
+        return code
+
+
+def _category_table(rows) -> Table:
+    counts: Counter = Counter()
+    for pack_id, code, _finding, n in rows:
+        counts[_category_label(pack_id, code)] += n
+    # In the order of the packs in use (their lists follow the regulations), a label
+    # shared by several packs once; a code no pack knows any more comes last.
+    used = {pack_id for pack_id, *_rest in rows}
+    known = list(dict.fromkeys(c.label for p in get_packs().values() if p.id in used
+                               for c in p.categories))
+    labels = [label for label in known if counts[label]] + sorted(set(counts) - set(known))
+    return _counted("category", _("投诉按问题类别"), _("问题类别"),
+                    [(label, counts[label]) for label in labels],
+                    note=_("仅投诉举报；类别以受理机关适用的规定为准。"))
+
+
+def _state_table(by_state: Counter) -> Table:
+    rows = []
+    for name in registry.case_types():
+        spec = registry.spec_for(name)
+        rows += [[spec.label, state.label, by_state[(name, state.value)]]
+                 for state in spec.states if by_state[(name, state.value)]]
+    return Table("state", _("按当前状态"), [_("案件类型"), _("状态"), _("件数")], rows)
+
+
+def _handling_table(board: Dashboard) -> Table:
+    rows = [[label, sum(hist.values()), days_text(percentile(hist, 0.5)),
+             days_text(percentile(hist, 0.9))]
+            for label, hist in ((_("投诉举报（立案至出具处理结果告知书）"), board.complaint_days),
+                                (_("调查（立案至作出调查结论）"), board.investigation_days))]
+    return Table("handling", _("办理时长"),
+                 [_("案件"), _("已办结件数"), _("中位数（天）"), _("第90百分位（天）")], rows,
+                 note=_("天数按北京时间自然日计算（当日不计）；百分位按线性插值。"))
+
+
+def _rates_table(board: Dashboard) -> Table:
+    late, counted = board.overdue
+    found, with_finding = board.substantiated
+    rows = [
+        [_("超期率"), late, counted, rate_text(late, counted)],
+        [_("查实率"), found, with_finding, rate_text(found, with_finding)],
+        [_("回避申请准予"), board.recusals_granted, "", ""],
+        [_("回避申请驳回（含复议维持）"), board.recusals_refused, "", ""],
+        [_("当前暂停履职"), board.suspensions_active, "", ""],
+    ]
+    return Table("rates", _("比率与决定"), [_("指标"), _("数值"), _("基数"), _("比率")], rows,
+                 note=_("超期率：范围内案件的法定期限中，已超期完成的与仍在计时但已过期限的，"
+                        "占“按期完成、超期完成、计时中已过期限”三者之和的比例；已终止的期限和"
+                        "仍在期限内计时的不计。查实率：认定属实或部分属实的投诉，占已作出认定的"
+                        "投诉的比例。当前暂停履职：现处于暂停状态且期限未满的，不受日期范围限制。"))
+
+
+# --- the public transparency page ----------------------------------------------------------
+
+
+@dataclass
+class PublicRow:
+    """One organ in one quarter. Counts are exact here; the page suppresses them."""
+
+    organ: Organ
+    quarter: str
+    received: int = 0
+    concluded: int = 0
+    substantiated: int = 0
+    days: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def median(self) -> float | None:
+        """Shown only when at least SMALL_COUNT complaints were concluded."""
+        return percentile(self.days, 0.5) if self.concluded >= SMALL_COUNT else None
+
+
+def transparency() -> list[PublicRow]:
+    """Complaints per organ and Beijing quarter: received (by filing date), concluded
+    (outcome notice first issued that quarter), of those substantiated (属实 or 部分属实),
+    and the median days from filing to that notice. Three statements, newest quarter
+    first, organs in tree order."""
+    organs = {o.id: o for o in db.session.execute(sa.select(Organ)).scalars()}
+    received = sa.select(Complaint.organ_id.label("organ_id"),
+                         local_month(Complaint.created_at).label("month")).subquery("r")
+    told = _first_outcome_notice()
+    concluded = (sa.select(
+        Complaint.organ_id.label("organ_id"), local_month(told.c.at).label("month"),
+        Complaint.finding.in_(SUBSTANTIATED).label("found"),
+        local_days_between(Complaint.created_at, told.c.at).label("days"))
+        .join(told, told.c.case_id == Complaint.id).subquery("c"))
+
+    rows: dict[tuple[int, str], PublicRow] = {}
+
+    def row(organ_id: int, month: str) -> PublicRow:
+        key = (organ_id, quarter_of(month))
+        if key not in rows:
+            rows[key] = PublicRow(organs[organ_id], key[1])
+        return rows[key]
+
+    for organ_id, month, n in db.session.execute(
+            sa.select(received.c.organ_id, received.c.month, sa.func.count())
+            .group_by(received.c.organ_id, received.c.month)):
+        row(organ_id, month).received += n
+    for organ_id, month, found, days, n in db.session.execute(
+            sa.select(concluded.c.organ_id, concluded.c.month, concluded.c.found,
+                      concluded.c.days, sa.func.count())
+            .group_by(concluded.c.organ_id, concluded.c.month, concluded.c.found,
+                      concluded.c.days)):
+        target = row(organ_id, month)
+        target.concluded += n
+        target.substantiated += n if found else 0
+        target.days[int(days)] = target.days.get(int(days), 0) + n
+    return sorted(rows.values(), key=lambda r: (_desc(r.quarter), r.organ.path))
+
+
+def _desc(quarter: str) -> tuple[int, int]:
+    year, q = quarter.split("-Q")
+    return -int(year), -int(q)
+
+
+def quarter_label(quarter: str) -> str:
+    year, q = quarter.split("-Q")
+    return _("%(year)s年第%(quarter)s季度", year=year, quarter=q)
+
+
+def transparency_table(rows: list[PublicRow]) -> Table:
+    """The public figures with small counts suppressed, as shown and exported."""
+    return Table("transparency", _("投诉办理情况"),
+                 [_("季度"), _("机关"), _("收到投诉"), _("办结（已告知结果）"),
+                  _("查实（属实或部分属实）"), _("办理时长中位数（天）")],
+                 [[quarter_label(r.quarter), r.organ.full_name, shown_count(r.received),
+                   shown_count(r.concluded), shown_count(r.substantiated), days_text(r.median)]
+                  for r in rows])
+
+
+def group_by_quarter(rows: list[PublicRow]) -> list[tuple[str, list[PublicRow]]]:
+    grouped: dict[str, list[PublicRow]] = defaultdict(list)
+    for r in rows:
+        grouped[r.quarter].append(r)
+    return list(grouped.items())
