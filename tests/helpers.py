@@ -3,6 +3,7 @@ pytest pythonpath). Fixtures live in conftest.py files; plain functions live her
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import os
@@ -32,6 +33,20 @@ def reset_postgres() -> None:
     tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
     db.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     db.session.commit()
+
+
+@contextlib.contextmanager
+def append_only_lifted(conn, table: str = "case_event"):
+    """Tamper as an attacker with DDL rights would: drop the append-only trigger, do the
+    damage, put the trigger back. (The hash chain must still catch it.)"""
+    from oversight.models.append_only import install_statements, remove_statements
+
+    dialect = conn.dialect.name
+    for statement in remove_statements(dialect, table):
+        conn.exec_driver_sql(statement)
+    yield conn
+    for statement in install_statements(dialect, table):
+        conn.exec_driver_sql(statement)
 
 
 def prepare_database() -> None:

@@ -1,7 +1,7 @@
 """The app factory, configuration and the command line."""
 
 import sqlalchemy as sa
-from helpers import make_app, make_complaint
+from helpers import append_only_lifted, make_app, make_complaint
 
 import oversight
 from oversight.cli import build_cli
@@ -61,7 +61,7 @@ def test_cli_seed_verify_and_create_user(tmp_path, app):
     ok = runner.invoke(cli, ["verify-log"])
     assert ok.exit_code == 0 and "OK" in ok.output
     db.session.remove()  # end this test's read snapshot before another connection writes
-    with db.engine.begin() as conn:
+    with db.engine.begin() as conn, append_only_lifted(conn):
         conn.execute(sa.text("UPDATE case_event SET reason = 'forged'"))
     bad = runner.invoke(cli, ["verify-log"])
     assert bad.exit_code == 1 and "BROKEN" in bad.output
@@ -87,7 +87,7 @@ def test_verify_log_detects_an_altered_notice(app, demo):
     runner, cli = app.test_cli_runner(), build_cli()
     assert runner.invoke(cli, ["verify-log"]).exit_code == 0
     db.session.remove()
-    with db.engine.begin() as conn:
+    with db.engine.begin() as conn, append_only_lifted(conn, "notice"):
         conn.execute(sa.text("UPDATE notice SET body = body || '（已修改）'"))
     bad = runner.invoke(cli, ["verify-log"])
     assert bad.exit_code == 1 and "BROKEN notice GZ" in bad.output

@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oversight.extensions import db
+from oversight.models.append_only import attach as attach_append_only
 from oversight.models.base import UTCDateTime, enum_column, utcnow
 from workflows.roles import Role
 
@@ -273,6 +274,10 @@ class Sequence(db.Model):
 
     name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     value: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+attach_append_only(CaseEvent.__table__)
+attach_append_only(Notice.__table__)
 
 
 @event.listens_for(CaseEvent, "before_update")

@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from helpers import make_complaint, organ, user
+from helpers import append_only_lifted, make_complaint, organ, user
 
 from oversight.extensions import db
 from oversight.models import (
@@ -246,7 +246,13 @@ def test_tampering_is_detected(demo, tamper):
     run(case, HAPPY_PATH[:3])
     assert list(events.verify_chains()) == []
     table = CaseEvent.__table__
-    with unit_of_work():
+    # The database refuses it outright…
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), unit_of_work():
+        db.session.execute(sa.update(table).where(table.c.seq == 2).values(reason="篡改"))
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), unit_of_work():
+        db.session.execute(sa.delete(table).where(table.c.seq == 2))
+    # …and when someone with DDL rights lifts the guard, the hash chain still tells.
+    with unit_of_work(), append_only_lifted(db.session.connection()):
         if tamper == "edit":
             db.session.execute(sa.update(table).where(table.c.seq == 2)
                                .values(reason="事后篡改"))
