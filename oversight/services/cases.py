@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from oversight import security_log
 from oversight.extensions import db
 from oversight.services import registry, throttle
 from oversight.services.access import can
@@ -58,6 +59,10 @@ def get_for(actor: Any, case_type: str, case_id: int) -> Any:
         raise NotFound() from None
     case = db.session.get(binding.model, case_id)
     if case is None or not can(actor, "view", case):
+        if case is not None:
+            security_log.log("denied_view", case=f"{case_type}:{case_id}",
+                             user=getattr(actor, "id", None),
+                             role=getattr(getattr(actor, "role", None), "value", None))
         raise NotFound()
     return case
 

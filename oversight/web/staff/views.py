@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
-from oversight import search
+from oversight import search, security_log
 from oversight.extensions import db
 from oversight.models import (
     Attachment,
@@ -44,7 +44,7 @@ from oversight.services import (
     workflow,
 )
 from oversight.services.access import can, scope_filter
-from oversight.services.errors import InvalidData, NotFound, ServiceError
+from oversight.services.errors import Forbidden, InvalidData, NotFound, ServiceError
 from oversight.services.uow import unit_of_work
 from oversight.web.common import apply_errors, organ_tree, read_uploads
 from oversight.web.diagram import state_diagram_svg
@@ -286,8 +286,14 @@ def act(segment: str, case_id: int, trigger: str):
         apply_errors(form, exc.errors)
         return _render_case(_load(segment, case_id), form, trigger, 400)
     except ServiceError as exc:
+        # Refused: nothing changed. Say why on the case page, with 409 for a step that is
+        # illegal, late, repeated or stale now (403 for one this role may never take).
+        security_log.log("refused_transition", case=f"{case.case_type}:{case.id}",
+                         trigger=trigger, user=current_user.id,
+                         reason=type(exc).__name__)
         flash(exc.message, "error")
-        return redirect(case_url(case))
+        return _render_case(_load(segment, case_id),
+                            status=403 if isinstance(exc, Forbidden) else 409)
     flash(_("已完成：%(label)s", label=spec.by_trigger[trigger].label), "success")
     return redirect(case_url(case))
 
