@@ -11,6 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
+from oversight import security_log
 from oversight.extensions import db
 from oversight.models import Notice, Organ
 from oversight.models.base import utcnow
@@ -193,8 +194,12 @@ def track_action(trigger: str):
         db.session.refresh(case)
         return _render_case(case, actor, 400, **{key: form})
     except (IllegalTransition, StaleCase, ServiceError) as exc:
+        # Refused (late, repeated, or no longer possible): nothing changed; say why, 409.
+        security_log.log("refused_transition", case=f"{case.case_type}:{case.id}",
+                         trigger=trigger, user="public", reason=type(exc).__name__)
         flash(exc.message, "error")
-        return redirect(url_for("public.track_case"))
+        db.session.rollback()
+        return _render_case(db.session.get(type(case), case.id), actor, 409)
     label = registry.spec_for(case).by_trigger[trigger].label
     flash(_("已提交：%(label)s", label=label), "success")
     return redirect(url_for("public.track_case"))
