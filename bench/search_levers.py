@@ -1,27 +1,23 @@
-"""Side experiment for issue 5: where ``oversight.search.search`` spends its time, and what
-two query-side levers would save. Not part of the recorded benchmark (it reaches into the
-core's internals: ``query.parse``, ``store.pool_for``, ``service.scope_docs``, which may
-change); run it on a small corpus to compare strategies on identical data:
+"""Side experiment for issue 5: what each design choice of ``oversight.search.engine`` is
+worth, on identical data. Not part of the recorded benchmark (it reaches into the core's
+internals: ``engine``, ``query.parse``, ``service.match``, ``indexer.REBUILD_BY_ORGAN``):
 
-    .venv/bin/python bench/search_levers.py --docs 2000
+    .venv/bin/python bench/search_levers.py --docs 20000
 
-Variants, each returning the in-scope total for the query:
+Variants, each returning the in-scope total for the query (the hit counts must agree):
 
-- ``core.search``: the real function (count, facets, top 20 with snippets);
-- ``core matching only``: what the core does to count: ``docs_for_query`` over the whole
-  index, then membership in the cached scope set;
-- ``scope term inside And``: the scope term ``organ_path:<id>`` as a conjunct of the query,
-  so Whoosh could skip to in-scope documents;
-- ``bag of bigrams + verify`` (phrases only): the positional ``Phrase`` over the bigram
-  field replaced by an ``And`` of its bigram terms (no positions read), then each candidate
-  checked exactly against its stored text (punctuation and spaces ignored, as the core's
-  phrase semantics say). The hit counts show whether it finds the same documents.
+- ``core.search``: the real function (count, facets, top 20 ranked, snippets, DB rows);
+- ``engine match only``: the scoped match and count, nothing else;
+- ``whoosh matchers``: the same needles as Whoosh queries (an ``And`` of bigram ``Term``s
+  per needle, no positions), ``docs_for_query`` over the whole index, then the scope set
+  and the same exact check of the candidates: what the engine replaces;
+- ``unclustered``: ``engine match only`` on an index rebuilt in id order instead of the
+  organ tree's (the scope's postings are then spread over every block).
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import statistics
 import sys
@@ -35,8 +31,6 @@ import search as bench  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from oversight.extensions import db  # noqa: E402
-
-_NOT_TEXT = re.compile(r"[\W_]+")
 
 
 def main() -> None:
@@ -61,65 +55,63 @@ def run(tree, scope, badges, per_class: int) -> None:
 
     import oversight.search as core
     from oversight.models import User
-    from oversight.search import query as sq
-    from oversight.search import service, store
-    from oversight.search.analysis import normalize
+    from oversight.search import indexer, service, store
+    from oversight.search.query import parse
 
-    started = time.perf_counter()
-    core.rebuild()
-    print(f"rebuild: {time.perf_counter() - started:.1f} s")
     actor = db.session.execute(sa.select(User)).scalar_one()
     queries = bench.corpus.make_queries(tree, scope, bench.corpus.DEFAULT_SEED, per_class,
                                         badges)
     pool = store.pool_for(store.index_root())
-    scope_term = wq.Term("organ_path", str(actor.organ_id))
 
     def real(q):
         return core.search(actor, q).total
 
-    def matching_only(q):
-        parsed = sq.parse(q)
+    def engine_only(q):
         with pool.searcher() as (ident, searcher):
             allowed = service.scope_docs(ident, searcher, actor.organ_id)
-            return len([d for d in searcher.docs_for_query(parsed.query) if d in allowed])
+            return len(service.match(service.engine_for(searcher), parse(q), allowed)[0])
 
-    def scope_in_and(q):
-        parsed = sq.parse(q)
-        with pool.searcher() as (_ident, searcher):
-            return sum(1 for _ in searcher.docs_for_query(wq.And([scope_term, parsed.query])))
+    def whoosh_matchers(q):
+        parsed = parse(q)
+        with pool.searcher() as (ident, searcher):
+            engine = service.engine_for(searcher)
+            allowed = set(service.scope_docs(ident, searcher, actor.organ_id))
+            cands = None
+            for group in parsed.must:
+                found = set()
+                for n in group:
+                    query = wq.And([wq.Term("bigram", g) for g in n.grams])
+                    docs = [d for d in searcher.docs_for_query(query) if d in allowed]
+                    found.update(d for d in docs
+                                 if n.exact_by_postings or n.flat in engine.flat(d))
+                cands = found if cands is None else cands & found
+            for group in parsed.must_not:
+                for n in group:
+                    query = wq.And([wq.Term("bigram", g) for g in n.grams])
+                    cands -= {d for d in searcher.docs_for_query(query)
+                              if n.exact_by_postings or n.flat in engine.flat(d)}
+            return len(cands or ())
 
-    def bag_and_verify(q):
-        parsed = sq.parse(q)
-
-        def unphrase(node):
-            if isinstance(node, wq.Phrase):
-                return wq.And([wq.Term(node.fieldname, w) for w in node.words])
-            return node
-
-        bag = parsed.query.accept(unphrase)
-        needle = _NOT_TEXT.sub("", normalize(q.strip('"'))).lower()
-        with pool.searcher() as (_ident, searcher):
-            return sum(
-                1 for d in searcher.docs_for_query(wq.And([scope_term, bag]))
-                if needle in _NOT_TEXT.sub("", normalize(searcher.stored_fields(d)["text"]))
-                .lower())
-
-    variants = [("core.search", real, None), ("core matching only", matching_only, None),
-                ("scope term inside And", scope_in_and, None),
-                ("bag of bigrams + verify", bag_and_verify, {"phrase"})]
-    for name, fn, only in variants:
-        for cls, qs in queries.items():
-            if only and cls not in only:
-                continue
-            for q in qs[:2]:
-                fn(q)
-            times, hits = [], 0
-            for q in qs:
-                t0 = time.perf_counter()
-                hits += fn(q)
-                times.append(time.perf_counter() - t0)
-            print(f"{name:24s} {cls:7s} p50 {statistics.median(times) * 1000:8.1f} ms"
-                  f"  max {max(times) * 1000:8.1f} ms  hits {hits}")
+    for order in ("organ", "id"):
+        indexer.REBUILD_BY_ORGAN = order == "organ"
+        started = time.perf_counter()
+        core.rebuild()
+        print(f"rebuild in {order} order: {time.perf_counter() - started:.1f} s")
+        variants = [("core.search", real), ("engine match only", engine_only),
+                    ("whoosh matchers", whoosh_matchers)] if order == "organ" else \
+            [("unclustered", engine_only)]
+        for name, fn in variants:
+            for cls, qs in queries.items():
+                for q in qs[:2]:
+                    fn(q)
+                times, hits = [], 0
+                for q in qs:
+                    t0 = time.perf_counter()
+                    hits += fn(q)
+                    times.append(time.perf_counter() - t0)
+                print(f"{name:20s} {cls:7s} p50 {statistics.median(times) * 1000:8.1f} ms"
+                      f"  max {max(times) * 1000:8.1f} ms  hits {hits}")
+    indexer.REBUILD_BY_ORGAN = True
 
 
 if __name__ == "__main__":

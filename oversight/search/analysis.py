@@ -6,20 +6,24 @@ below are looked up as ``oversight.search.analysis.WordTokenizer`` and
 rename them; if their behaviour changes, bump ``oversight.search.schema.SCHEMA_VERSION`` so
 the indexer rebuilds.
 
-Two token streams are indexed from the same text:
-
-``WordTokenizer`` (field ``text``)
-    rjieba's precise segmentation, plus, at index time, the dictionary words inside each
-    longer word (what jieba's ``cut_for_search`` adds: 交通 and 事故 inside 交通事故). Every
-    token's *position is the index of its word* (a sub-word shares its parent's position),
-    never a character offset: jieba's own Whoosh analyzer records character offsets as
-    positions, which breaks phrase queries. Queries are cut in precise mode only.
+What is indexed (schema version 2):
 
 ``BigramTokenizer`` (field ``bigram``)
     Overlapping character bigrams over runs of Chinese characters, and whole lowercased
-    runs of Latin letters and digits, at consecutive positions; punctuation and spaces are
-    skipped. A phrase query over this field is an exact substring match that ignores
-    punctuation and spacing, whatever the segmenter did with the surrounding text.
+    runs of Latin letters and digits; punctuation and spaces are skipped. Indexed with
+    frequencies, without positions: ``engine`` intersects the bigrams of what was typed and
+    checks the candidates against ``flatten(text)``, so a match is an exact substring match
+    that ignores punctuation and spacing, whatever the segmenter did with the text.
+
+``flatten`` (column ``flat``)
+    The same text as one string: NFKC, lower case, every character that is not a letter,
+    digit or ideograph removed. A bigram stream is exactly the bigrams and runs of it.
+
+``WordTokenizer``
+    rjieba's precise segmentation (plus, at index time, the dictionary words inside each
+    longer word, as jieba's ``cut_for_search``). No longer indexed (version 1 indexed it
+    as the field ``text``); ``query_words`` uses it to pick the key words of a case for
+    "similar cases". It stays here under its name because version-1 indexes pickled it.
 
 The segmenter is one private ``rjieba.Jieba`` per process, loaded on first use with the
 domain dictionary (``userdict.txt``) and every policy pack's category labels.
@@ -28,6 +32,7 @@ domain dictionary (``userdict.txt``) and every policy pack's category labels.
 from __future__ import annotations
 
 import functools
+import operator
 import re
 import threading
 import unicodedata
@@ -40,8 +45,8 @@ USERDICT = Path(__file__).with_name("userdict.txt")
 #: Chinese ideographs (the basic block and extension A, plus compatibility ideographs).
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _IS_CJK = re.compile(f"[{_CJK}]")
-#: A run of Chinese characters, or of letters and digits.
-_RUN = re.compile(f"[{_CJK}]+|[^\\W_{_CJK}]+")
+#: A run of Chinese characters (first group), or of letters and digits (second group).
+_RUNS = re.compile(f"([{_CJK}]+)|([^\\W_{_CJK}]+)")
 #: A token worth indexing holds at least one letter, digit or ideograph.
 _WORDLIKE = re.compile(r"[^\W_]")
 #: Where a pack category label is split into dictionary words.
@@ -85,15 +90,47 @@ def segmenter():
     return _jieba
 
 
+#: Full-width forms of ASCII (and the ideographic space): what NFKC changes in most
+#: Chinese text, its punctuation ，：（）. Mapped one character to one, by a regex.
+_FULL_WIDTH = re.compile(r"[\uff01-\uff5e\u3000]+")
+_HALF = {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "}
+
+
+def _half_width(match: re.Match) -> str:
+    return "".join(map(_HALF.__getitem__, match.group()))
+
+
 def normalize(text: str) -> str:
-    """NFKC folds full-width letters and digits (ＢＪ１０００１) into ASCII."""
+    """NFKC folds full-width letters and digits (ＢＪ１０００１) into ASCII. Most text is
+    NFKC once its full-width punctuation is mapped, and checking that is far cheaper than
+    normalizing (a third of the time of building a document went to NFKC)."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    text = _FULL_WIDTH.sub(_half_width, text)
+    if unicodedata.is_normalized("NFKC", text):
+        return text
     return unicodedata.normalize("NFKC", text)
+
+
+#: What ``flatten`` removes: everything but letters, digits and ideographs.
+_NOT_WORD = re.compile(r"[\W_]+")
 
 
 def fold(text: str) -> str:
     """What both tokenizers index: NFKC, then lower case (done once per text instead of a
     LowercaseFilter per token, which cost a third of the analysis time)."""
-    return unicodedata.normalize("NFKC", text).lower()
+    return normalize(text).lower()
+
+
+def flatten(text: str) -> str:
+    """``fold`` and then drop punctuation and spaces: the string whose substrings are what a
+    word or phrase matches (the bigram field indexes exactly its bigrams and runs)."""
+    return _NOT_WORD.sub("", fold(text))
+
+
+def flatten_folded(folded: str) -> str:
+    """``flatten`` of a text already ``fold``-ed."""
+    return _NOT_WORD.sub("", folded)
 
 
 @functools.lru_cache(maxsize=200_000)
@@ -198,27 +235,27 @@ class BigramTokenizer(Tokenizer):
 def bigrams(value: str) -> list[str]:
     """The bigram stream: a bigram for each pair of Chinese characters that follow each other
     once punctuation and spaces are skipped (a lone Chinese character as itself), and each
-    run of letters and digits whole. Runs are found by one C-level regex; no per-character
-    Python work."""
+    run of letters and digits whole. Runs are found by one C-level regex and pairs made by
+    ``map``; no per-character Python work."""
     out: list[str] = []
-    pending = ""  # Chinese characters not yet turned into bigrams
-    for run in _RUN.findall(value):
-        if _IS_CJK.match(run):
-            pending += run
+    pending: list[str] = []  # runs of Chinese characters not yet turned into bigrams
+    for cjk, other in _RUNS.findall(value):
+        if cjk:
+            pending.append(cjk)
             continue
         if pending:
-            out += _pairs(pending)
-            pending = ""
-        out.append(run)
+            out += _pairs(pending[0] if len(pending) == 1 else "".join(pending))
+            pending = []
+        out.append(other)
     if pending:
-        out += _pairs(pending)
+        out += _pairs(pending[0] if len(pending) == 1 else "".join(pending))
     return out
 
 
-def _pairs(run: str) -> list[str]:
+def _pairs(run: str):
     if len(run) == 1:
-        return [run]
-    return [run[i:i + 2] for i in range(len(run) - 1)]
+        return (run,)
+    return map(operator.add, run, run[1:])
 
 
 def word_analyzer():

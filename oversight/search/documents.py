@@ -25,9 +25,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import object_session
+from whoosh.util.times import datetime_to_long
 
 from oversight.models import CaseEvent, EvidenceEntry, Notice
 from oversight.models.base import UTC
+from oversight.search.analysis import flatten_folded, fold
 from oversight.services import registry
 from workflows.policy import PolicyError
 
@@ -149,22 +151,26 @@ def _document(case: Any, *, title: str, texts: Iterable[str], categories: list[s
            getattr(case, "officer_description", "") or ""]
     # What happened comes first, so a snippet without a match still starts there.
     body = "\n".join(t.strip() for t in [*texts, *own] if t and t.strip())
+    folded = fold(body)
+    flat = flatten_folded(folded)
     return {
         "key": f"{case.case_type}:{case.id}",
-        "case_type": case.case_type,
         "case_id": case.id,
         "number": case.number,
-        "organ_id": str(case.organ_id),
         "organ_path": organ_path_terms(case.organ.path),
-        "state": case.state.value,
-        "created": naive_utc(case.created_at),
+        # columns hold bytes
+        "case_type": case.case_type.encode("utf-8"),
+        "organ_id": str(case.organ_id).encode("utf-8"),
+        "state": case.state.value.encode("utf-8"),
+        "created": datetime_to_long(naive_utc(case.created_at)),
+        "category_set": ",".join(categories).encode("utf-8"),
         "badge": ",".join(badges),
         "officer": ",".join(names),
-        "categories": ",".join(categories),
-        "category_set": ",".join(categories),
         "title": title,
         "text": body,
-        "bigram": body,
+        "flat": flat.encode("utf-8"),
+        "length": len(flat),
+        "bigram": folded,
     }
 
 

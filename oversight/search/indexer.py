@@ -19,27 +19,56 @@ commit after the one holding seq 11. The cursor therefore never moves past a gap
 gap has been open for ``SEARCH_GAP_GRACE_SECONDS`` (then it is taken to be a rollback);
 rows after the gap are applied meanwhile and simply applied again later.
 
-Rebuild measurements: see ``rebuild`` (Whoosh's posting pool dominates, not rjieba).
+Rebuild measurements: see ``rebuild``.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import operator
+import struct
 import time
-from collections.abc import Callable
+import traceback
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from pickle import dumps
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
 from sqlalchemy.orm import Session, selectinload
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
+from whoosh.system import pack_uint, pack_ushort
+from whoosh.util.numeric import length_to_byte
 
 from oversight.extensions import db
-from oversight.models import SearchOutbox
+from oversight.models import Organ, SearchOutbox
 from oversight.models.base import utcnow
 from oversight.search import documents, store
+from oversight.search.analysis import bigrams
+from oversight.search.schema import codec
 from oversight.services import registry
 
 log = logging.getLogger(__name__)
+
+def _writer_options() -> dict:
+    """What every writer of the index is given: our codec (``schema.codec``), and separate
+    files per segment instead of one compound file: Whoosh opens a compound segment by
+    copying each of its parts into memory (``BufferFile`` wraps the mmap in a BytesIO), so
+    every new searcher after a commit copied the whole big segment (hundreds of MB at
+    100k documents)."""
+    return {"codec": codec(), "compound": False}
+
+
+#: An incremental pass merges segments only once there are this many (Whoosh's default
+#: merges the small ones at every commit, re-indexing them: most of a one-document pass).
+MERGE_AT_SEGMENTS = 8
+
+#: A rebuild adds the cases in the order of the organ tree (False: of their ids; only
+#: bench/search_levers.py turns it off, to measure what the order is worth).
+REBUILD_BY_ORGAN = True
 
 #: Cases loaded and prefetched together by a rebuild.
 REBUILD_BATCH = 500
@@ -92,7 +121,6 @@ def index_pending(app=None, *, limit: int | None = None, lock_timeout: float | N
 
 
 def _apply_pending(root: Path, ixdir: Path, limit: int | None) -> int:
-    from whoosh import index as whoosh_index
 
     cursor = store.read_cursor(ixdir)
     cfg = current_app.config
@@ -106,8 +134,8 @@ def _apply_pending(root: Path, ixdir: Path, limit: int | None) -> int:
             return 0
         keys = list(dict.fromkeys((r.case_type, r.case_id) for r in rows))
         indexed = set(documents.indexed_types())
-        ix = whoosh_index.open_dir(str(ixdir))
-        writer = ix.writer(limitmb=cfg["SEARCH_LIMITMB"])
+        ix = store.open_index(ixdir)
+        writer = ix.writer(limitmb=cfg["SEARCH_LIMITMB"], **_writer_options())
         try:
             for case_type, case_id in keys:
                 key = f"{case_type}:{case_id}"
@@ -119,7 +147,7 @@ def _apply_pending(root: Path, ixdir: Path, limit: int | None) -> int:
         except BaseException:
             writer.cancel()
             raise
-        writer.commit()
+        writer.commit(merge=len(writer.segments) >= MERGE_AT_SEGMENTS)
     new_cursor = advance_cursor(str(root), cursor, [r.seq for r in rows],
                                 cfg["SEARCH_GAP_GRACE_SECONDS"])
     if new_cursor != cursor:
@@ -131,15 +159,21 @@ def rebuild(*, progress: Callable[[int, int], None] | None = None) -> int:
     """Rebuild the whole index from the database into a fresh directory and swap it in;
     return the number of documents.
 
-    Measured on 5,000 synthetic complaints of ~310 characters straight into the writer
-    (2 cores, shared with other jobs: load average above 3, so absolute times are high):
-    ``procs=1, limitmb=128`` 38 s; ``procs=1, limitmb=256`` 22 s (add 9 s, commit 13 s);
-    ``procs=2, multisegment=True, limitmb=256`` 25 s, leaving 2 segments;
-    ``procs=2`` merging into one segment 46 s. Analysis itself is ~0.5 ms a document
-    (rjieba 0.06 ms); the rest is Whoosh's pure-Python posting pool, doubled by the bigram
-    field. Hence the defaults ``SEARCH_REBUILD_PROCS=1`` and ``SEARCH_LIMITMB=256``;
-    ``commit(optimize=True)`` leaves one segment for the block-max optimisation (a no-op
-    with one process). The 100k figures are the benchmark's (bench/).
+    Schema version 1 (an rjieba word field and a positional bigram field, ~430 postings a
+    document, all through Whoosh's pure-Python posting pool) took 17-20 ms of CPU a
+    document. Version 2 (issue 5), CPU seconds for the benchmark's 20,000 documents (2
+    shared cores): bigram field without positions and without per-posting length
+    statistics, no word field, 158 s; bigram postings collected in arrays and written
+    block by block (``BigramPostings``) 45 s; no numeric fields indexed 25 s; filters
+    and facets read columns, so only ``key``, ``organ_path`` and the bigrams are indexed,
+    21 s. 100,000 documents: 108 CPU-s, 118 s wall (bench/results/). What is left, per
+    document: reading and building it from the database (~0.3 ms), cutting its bigrams
+    (~0.3 ms), Whoosh's ``add_document`` for the stored text and columns (~0.25 ms),
+    writing the postings (~0.2 ms).
+
+    ``SEARCH_REBUILD_PROCS`` of 2 or more forks a helper process (``_Helper``) that reads
+    and builds the documents while this one writes them: about half the work each, so it
+    helps on an otherwise idle machine with two cores (on a busy one it can be slower).
     """
     return _rebuild(store.index_root(), progress=progress, locked=False)
 
@@ -155,33 +189,30 @@ def _rebuild(root: Path, *, progress, locked: bool) -> int:
         )).scalar()
     cursor = min(top, recent - 1) if recent is not None else top
 
+    helper = _Helper.start() if cfg["SEARCH_REBUILD_PROCS"] > 1 else None
     build_dir, ix = store.new_index_dir(root)
-    procs = cfg["SEARCH_REBUILD_PROCS"]
-    writer = ix.writer(procs=procs, multisegment=procs > 1, limitmb=cfg["SEARCH_LIMITMB"])
+    writer = ix.writer(limitmb=cfg["SEARCH_LIMITMB"], **_writer_options())
+    bulk = BigramPostings.attach(writer)
     count = 0
     try:
         with Session(db.engine) as session:
-            types = documents.indexed_types()
             total = sum(session.execute(sa.select(sa.func.count()).select_from(
-                registry.binding_for(t).model)).scalar() for t in types)
+                registry.binding_for(t).model)).scalar() for t in documents.indexed_types())
+        if progress:
+            progress(0, total)
+        if helper is None:
+            batches = _built_batches(bulk)
+        else:
+            batches = helper.batches(bulk)
+        for batch in batches:
+            for fields in batch:
+                writer.add_document(**fields)
+            count += len(batch)
             if progress:
-                progress(0, total)
-            for case_type in types:
-                model = registry.binding_for(case_type).model
-                ids = list(session.execute(sa.select(model.id).order_by(model.id)).scalars())
-                for start in range(0, len(ids), REBUILD_BATCH):
-                    batch = ids[start:start + REBUILD_BATCH]
-                    cases = session.execute(
-                        sa.select(model).where(model.id.in_(batch)).order_by(model.id)
-                        .options(*_eager(model))).scalars().all()
-                    with documents.prefetch(session, case_type, batch):
-                        for case in cases:
-                            writer.add_document(**documents.build(case))
-                    count += len(cases)
-                    session.expunge_all()
-                    if progress:
-                        progress(count, total)
+                progress(count, total)
     except BaseException:
+        if helper is not None:
+            helper.stop()
         writer.cancel()
         raise
     writer.commit(optimize=True)
@@ -192,6 +223,201 @@ def _rebuild(root: Path, *, progress, locked: bool) -> int:
         with store.writer_lock(root):
             store.swap(root, build_dir)
     return count
+
+
+def _built_batches(bulk: BigramPostings) -> Iterator[list[dict]]:
+    """Every case's document, in batches, in index order; the bigram field's value goes
+    to ``bulk`` (numbered as the writer will number the documents: 0, 1, ...)."""
+    docnum = 0
+    with Session(db.engine) as session:
+        for case_type in documents.indexed_types():
+            model = registry.binding_for(case_type).model
+            # In the order of the organ tree: an organ's subtree is then a run of
+            # document numbers, and a scoped search reads few posting blocks.
+            order_by = (Organ.path, model.id) if REBUILD_BY_ORGAN else (model.id,)
+            ids = list(session.execute(
+                sa.select(model.id).join(Organ, Organ.id == model.organ_id)
+                .order_by(*order_by)).scalars())
+            for start in range(0, len(ids), REBUILD_BATCH):
+                batch = ids[start:start + REBUILD_BATCH]
+                order = {case_id: i for i, case_id in enumerate(batch)}
+                cases = sorted(session.execute(
+                    sa.select(model).where(model.id.in_(batch))
+                    .options(*_eager(model))).scalars().all(),
+                    key=lambda case: order[case.id])
+                built = []
+                with documents.prefetch(session, case_type, batch):
+                    for case in cases:
+                        fields = documents.build(case)
+                        bulk.add(docnum, fields.pop(BigramPostings.FIELD))
+                        docnum += 1
+                        built.append(fields)
+                session.expunge_all()
+                yield built
+
+
+class _Helper:
+    """``SEARCH_REBUILD_PROCS`` of 2 or more: a forked helper process reads the database,
+    builds the documents and cuts their bigrams (``_built_batches``) while this process
+    adds them to the Whoosh writer, so a rebuild uses two cores (about half of the work
+    each). The helper sends each batch of documents, then the bigram postings in chunks,
+    through a pipe. Whoosh's own multiprocessing writer (``procs=`` of ``ix.writer``) is
+    not used: with schema version 1 it was slower than one process (5,000 documents:
+    25-46 s against 22 s), and it would bypass ``BigramPostings``."""
+
+    TERMS_PER_MESSAGE = 20_000
+
+    def __init__(self, process, conn):
+        self.process = process
+        self.conn = conn
+
+    @classmethod
+    def start(cls) -> _Helper:
+        ctx = multiprocessing.get_context("fork")
+        receive, send = ctx.Pipe(duplex=False)
+        process = ctx.Process(target=cls._run, args=(send,), daemon=True)
+        process.start()
+        send.close()
+        return cls(process, receive)
+
+    @classmethod
+    def _run(cls, send) -> None:
+        try:
+            db.engine.dispose(close=False)  # never share the parent's connections
+            bulk = BigramPostings()
+            for batch in _built_batches(bulk):
+                send.send(("batch", batch))
+            terms = list(bulk.terms.items())
+            bulk.terms = {}
+            for start in range(0, len(terms), cls.TERMS_PER_MESSAGE):
+                send.send(("terms", terms[start:start + cls.TERMS_PER_MESSAGE]))
+            send.send(("done", None))
+        except BaseException:
+            send.send(("error", traceback.format_exc()))
+        finally:
+            send.close()
+
+    def batches(self, bulk: BigramPostings) -> Iterator[list[dict]]:
+        while True:
+            try:
+                kind, payload = self.conn.recv()
+            except EOFError:
+                raise RuntimeError("search rebuild helper process died") from None
+            if kind == "batch":
+                yield payload
+            elif kind == "terms":
+                bulk.terms.update(payload)
+            elif kind == "done":
+                break
+            else:
+                raise RuntimeError(f"search rebuild helper failed:\n{payload}")
+        self.conn.close()
+        self.process.join()
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
+        self.conn.close()
+
+
+class BigramPostings:
+    """The bigram field's postings of a rebuild, collected in arrays and written block by
+    block, instead of one posting at a time through Whoosh's sorting pool and field writer
+    (a few microseconds of Python per posting: most of the rebuild time, with ~280
+    bigram postings per document).
+
+    ``attach`` hooks the writer's field writer: when the writer commits, the bigram field
+    is written first (its terms in order, the blocks exactly as Whoosh's
+    ``W3PostingsWriter`` lays them out), then Whoosh writes the other fields from its
+    pool as usual. Whoosh gives field ids in the order fields are started, and the term
+    table is ordered by (field id, term), so the bigram field going first keeps it
+    ordered. Memory: about 6 bytes per posting (1.7 GB at a million documents).
+    Incremental updates still go through Whoosh's own path; the segments read the same.
+    """
+
+    FIELD = "bigram"
+
+    def __init__(self):
+        self.terms: dict[str, tuple[array, array]] = {}
+
+    @classmethod
+    def attach(cls, writer) -> BigramPostings:
+        bulk = cls()
+        fieldwriter = writer.fieldwriter
+        add_postings = fieldwriter.add_postings
+
+        def add_bigrams_first(schema, lengths, items):
+            bulk.write(fieldwriter, schema)
+            add_postings(schema, lengths, items)
+
+        fieldwriter.add_postings = add_bigrams_first
+        return bulk
+
+    def add(self, docnum: int, folded: str) -> None:
+        """Add a document's bigram-field value (already ``fold``-ed, as the builders give
+        it: folding again would change nothing)."""
+        terms = self.terms
+        get = terms.get
+        for gram, n in Counter(bigrams(folded)).items():
+            entry = get(gram)
+            if entry is None:
+                entry = terms[gram] = (array("I"), array("I"))
+            entry[0].append(docnum)
+            entry[1].append(n)
+
+    #: Terms with fewer postings than this keep them in the term table instead of a block
+    #: of the postings file (most terms are rare runs of letters and digits: plates, times,
+    #: amounts). Whoosh reads such terms, but its own writer cannot write them (2.7.5 calls
+    #: a missing ``W3TermInfo.set_inline``), so only this writer does.
+    INLINE_BELOW = 16
+
+    def write(self, fieldwriter, schema) -> None:
+        """Write the terms in order, each as Whoosh's ``W3PostingsWriter`` would (the same
+        bytes: magic, then per block its length, pickled info and pickled (id deltas,
+        weights, values)), with C-level list operations instead of per-posting Python."""
+        fieldwriter.start_field(self.FIELD, schema[self.FIELD])
+        postfile = fieldwriter._postfile
+        tindex = fieldwriter._tindex
+        limit = fieldwriter._postwriter._blocklimit
+        field_key = pack_ushort(fieldwriter._fieldid)
+        nolength = length_to_byte(None), length_to_byte(0)
+        for gram in sorted(self.terms, key=lambda g: g.encode("utf-8")):
+            docs, freqs = self.terms[gram]
+            n = len(docs)
+            terminfo = W3TermInfo()
+            terminfo._weight = float(sum(freqs))
+            terminfo._df = n
+            terminfo._maxlength = 0
+            terminfo._maxweight = float(max(freqs))
+            terminfo._minid, terminfo._maxid = docs[0], docs[-1]
+            if n < self.INLINE_BELOW:
+                terminfo.set_inlined(docs, [float(f) for f in freqs],
+                                     [pack_uint(f) for f in freqs])
+            else:
+                start = postfile.tell()
+                postfile.write(WHOOSH3_HEADER_MAGIC)
+                for first in range(0, n, limit):
+                    ids = docs[first:first + limit]
+                    fr = freqs[first:first + limit]
+                    k = len(ids)
+                    deltas = tuple(map(operator.sub, ids, [0, *ids[:-1]]))
+                    if fr.count(1) == k:
+                        weights = None
+                    elif fr.count(fr[0]) == k:
+                        weights = float(fr[0])
+                    else:
+                        weights = tuple(map(float, fr))
+                    data = dumps((deltas, weights, struct.pack(f"!{k}I", *fr)), 2)
+                    info = dumps((k, ids[-1], float(max(fr)), 0, *nolength), 2)
+                    size = len(info) + len(data)
+                    postfile.write_int(-size if first + limit >= n else size)
+                    postfile.write(info)
+                    postfile.write(data)
+                terminfo.set_extent(start, postfile.tell() - start)
+            tindex.add(field_key + gram.encode("utf-8"), terminfo.to_bytes())
+        fieldwriter.finish_field()
+        self.terms = {}
 
 
 def _eager(model) -> list:

@@ -1,4 +1,5 @@
-"""What a user types, turned into a Whoosh query built in code, and the highlighted snippet.
+"""What a user types, turned into needles for ``engine`` (built in code), and the
+highlighted snippet.
 
 There is no Whoosh ``QueryParser`` here at all, so there is no field syntax (``organ:4`` is
 the two words "organ" and "4"), no wildcards or prefixes (``*`` and ``?`` are ignored like
@@ -10,28 +11,32 @@ any other punctuation), no ranges, boosts or fuzzy terms. What a user may write:
 - ``OR`` (also ``|``) between two words or phrases: either will do;
 - ``-word`` or ``NOT word`` to exclude.
 
-A word matches (a) its rjieba words in the ``text`` field, which also indexes the shorter
-dictionary words inside longer ones (交通 in 交通事故), or (b) its characters as a substring
-through the ``bigram`` field. A phrase uses (b) only, which is exact.
+A word and a quoted phrase match the same way: the document's text contains it, ignoring
+case, full-width forms, punctuation and spaces (``analysis.flatten``); ``engine`` finds the
+candidates through the bigram field and checks each one exactly. Quotes only keep words
+with spaces between them together: ``"辅警 推搡"`` is the one string 辅警推搡. Runs of
+letters and digits are matched whole (``BJ10001`` is not found by ``BJ1000``), as they
+are indexed.
 
-Measured on the fixed corpus of tests/search/test_search_recall.py (12 complaints, 45
-queries; ground truth = the documents containing the query as a substring, punctuation
-ignored): the word field alone (search-mode sub-words included, phrases at word positions)
-found 39/42 expected documents for bare words and 14/18 for phrases, with 1 false phrase
-match ("交通处理" in 交通事故处理: a sub-word shares its parent's position); with the bigram
-field added, 42/42 and 18/18 with no false phrase match. So the bigram field is kept, and
-phrases use it alone.
+Version 1 matched a word also through an rjieba word field (so ``交通处理`` found
+交通事故处理 as a bare word, though not as a phrase) and phrases through positional
+bigrams. Measured on tests/search/test_search_recall.py's corpus, the bigram field alone
+was needed for full recall (42/42 words, 18/18 phrases, against 39/42 and 14/18 for the
+word field) and the word field added only those looser matches; version 2 dropped it
+(issue 5: the positional bigram phrase was most of the query time and the two fields most
+of the indexing time). The recall test now asserts the exact ground truth for every query.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
-from whoosh import query as wq
 
-from oversight.search.analysis import normalize, query_bigrams, query_words
+from oversight.search.analysis import bigrams, flatten, fold, normalize
+from oversight.search.engine import Needle
 
 #: Longest query considered, in characters; the rest is cut off with a note.
 MAX_QUERY_CHARS = 200
@@ -55,10 +60,18 @@ class Clause:
 
 @dataclass
 class ParsedQuery:
-    query: wq.Query | None
+    #: every group must match (a group: any of its needles, OR); no group of ``must_not``
+    must: list[list[Needle]] = field(default_factory=list)
+    must_not: list[list[Needle]] = field(default_factory=list)
     #: the strings to highlight
     needles: list[str] = field(default_factory=list)
     truncated: bool = False
+
+    @property
+    def empty(self) -> bool:
+        """Nothing searchable was typed (only punctuation, wildcards, operators or
+        exclusions)."""
+        return not self.must
 
 
 def split_clauses(q: str) -> list[list[Clause] | Clause]:
@@ -121,60 +134,45 @@ def _bare(text: str) -> list[Clause | str]:
     return out
 
 
-def clause_query(clause: Clause) -> wq.Query | None:
-    grams = query_bigrams(clause.text)
-    if not grams:
+def needle(text: str) -> Needle | None:
+    """What a word or phrase must be a substring of, and its bigram-field terms."""
+    flat = flatten(text)
+    grams = bigrams(fold(text))
+    if not flat or not grams:
         return None
-    substring = _bigram_query(grams)
-    if clause.phrase:
-        return substring
-    words = query_words(clause.text)
-    if not words:
-        return substring
-    by_words = wq.Term("text", words[0]) if len(words) == 1 else \
-        wq.And([wq.Term("text", w) for w in words])
-    return wq.Or([by_words, substring])
-
-
-def _bigram_query(grams: list[str]) -> wq.Query:
-    if len(grams) > 1:
-        return wq.Phrase("bigram", grams)
-    gram = grams[0]
-    if len(gram) == 1 and not gram.isascii():
+    if len(grams) == 1 and len(grams[0]) == 1 and not grams[0].isascii():
         # A lone Chinese character: it starts a bigram, or stands alone.
-        return wq.Or([wq.Term("bigram", gram), wq.Prefix("bigram", gram)])
-    return wq.Term("bigram", gram)
+        return Needle(flat, tuple(grams), prefix=True)
+    if len(grams) > 1:
+        # A lone Chinese character next to letters or digits (警A: 警 then a) is only a
+        # bigram-stream token when it stands alone in the document; the text check covers it.
+        kept = [g for g in grams if len(g) > 1 or g.isascii()]
+        grams = kept or grams
+    return Needle(flat, tuple(dict.fromkeys(grams)))
 
 
 def parse(q: str) -> ParsedQuery:
-    """Build the query for what the user typed; ``query`` is None when nothing searchable
-    is left (empty, or only punctuation, wildcards and operators)."""
+    """Turn what the user typed into needles; ``empty`` when nothing searchable is left
+    (empty, or only punctuation, wildcards and operators)."""
     q = normalize(q or "")
     truncated = len(q) > MAX_QUERY_CHARS
     q = q[:MAX_QUERY_CHARS]
-    must: list[wq.Query] = []
-    must_not: list[wq.Query] = []
-    needles: list[str] = []
+    parsed = ParsedQuery(truncated=truncated)
     for group in split_clauses(q)[:MAX_CLAUSES]:
         clauses = group if isinstance(group, list) else [group]
-        queries = []
+        found = []
         for clause in clauses:
-            sub = clause_query(clause)
-            if sub is None:
+            n = needle(clause.text)
+            if n is None:
                 continue
-            queries.append(sub)
+            found.append(n)
             if not clause.negated:
-                needles.append(clause.text)
-                needles += query_words(clause.text) if not clause.phrase else []
-        if not queries:
-            continue
-        combined = queries[0] if len(queries) == 1 else wq.Or(queries)
-        (must_not if clauses[0].negated else must).append(combined)
-    if not must:
-        return ParsedQuery(None, [], truncated)
-    positive = must[0] if len(must) == 1 else wq.And(must)
-    query = wq.AndNot(positive, wq.Or(must_not)) if must_not else positive
-    return ParsedQuery(query, needles, truncated)
+                parsed.needles.append(clause.text)
+        if found:
+            (parsed.must_not if clauses[0].negated else parsed.must).append(found)
+    if not parsed.must:
+        return ParsedQuery(truncated=truncated)
+    return parsed
 
 
 # --- snippets -------------------------------------------------------------------------------
@@ -183,7 +181,8 @@ SNIPPET_CHARS = 160
 _LEAD = 24
 
 
-def _needle_pattern(needles: list[str]) -> re.Pattern | None:
+@functools.lru_cache(maxsize=256)
+def _needle_pattern(needles: tuple[str, ...]) -> re.Pattern | None:
     """A pattern finding any needle, case-insensitively, with punctuation and spaces allowed
     between its characters (phrases match that way)."""
     parts = []
@@ -206,7 +205,7 @@ def snippet(text: str, needles: list[str], size: int = SNIPPET_CHARS) -> Markup:
     # keeps every offset; show the original text.
     folded = normalize(text)
     haystack = folded if len(folded) == len(text) else text
-    pattern = _needle_pattern(needles)
+    pattern = _needle_pattern(tuple(needles))
     matches = list(pattern.finditer(haystack)) if pattern else []
     start = 0
     if matches:

@@ -3,8 +3,8 @@
 Scope is built in code from the access rules, never from the query: staff with a case role
 (intake, inspector, leader) see their organ's subtree, everyone else nothing. The subtree
 is ONE term (``organ_path:<organ id>``); its document set is computed once per organ and
-index generation and cached, then intersected with the query's matches, so the results,
-the total and every facet count only ever see documents in scope. The page of hits is
+index generation and cached, and ``engine`` only ever looks for matches among it, so the
+results, the total and every facet count only ever see documents in scope. The page of hits is
 checked once more with ``access.can`` (defence in depth; counts are not changed by it).
 
 Filters: ``organ_id`` selects that organ's subtree (organ facets count cases of exactly that
@@ -27,12 +27,13 @@ from flask import current_app
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
-from whoosh import query as wq
 
 from oversight.extensions import db
 from oversight.models import Organ
 from oversight.search import documents, store
-from oversight.search.query import MAX_QUERY_CHARS, parse, snippet
+from oversight.search.analysis import query_words
+from oversight.search.engine import Engine
+from oversight.search.query import MAX_QUERY_CHARS, ParsedQuery, needle, parse, snippet
 from oversight.services import registry
 from oversight.services.access import CASE_ROLES, can
 from workflows.policy import PolicyError, get_packs
@@ -82,20 +83,29 @@ def scope_organ_id(actor) -> int | None:
     return actor.organ_id
 
 
-_scope_cache: OrderedDict[tuple, frozenset[int]] = OrderedDict()
+_scope_cache: OrderedDict[tuple, list[int]] = OrderedDict()
 _scope_lock = threading.Lock()
 SCOPE_CACHE_SIZE = 256
 
 
-def scope_docs(ident: tuple, searcher, organ_id: int) -> frozenset[int]:
-    """The document numbers in ``organ_id``'s subtree, cached per organ and generation."""
+def engine_for(searcher) -> Engine:
+    """The searcher's engine (its per-generation caches live as long as the searcher)."""
+    engine = getattr(searcher, "_oversight_engine", None)
+    if engine is None:
+        engine = searcher._oversight_engine = Engine(searcher)
+    return engine
+
+
+def scope_docs(ident: tuple, searcher, organ_id: int) -> list[int]:
+    """The document numbers in ``organ_id``'s subtree, sorted, cached per organ and
+    generation."""
     key = (ident, organ_id)
     with _scope_lock:
         docs = _scope_cache.get(key)
         if docs is not None:
             _scope_cache.move_to_end(key)
             return docs
-    docs = frozenset(searcher.docs_for_query(wq.Term("organ_path", str(organ_id))))
+    docs = engine_for(searcher).scope(organ_id)
     with _scope_lock:
         _scope_cache[key] = docs
         while len(_scope_cache) > SCOPE_CACHE_SIZE:
@@ -118,22 +128,48 @@ def _utc_bounds(date_from: dt.date | None, date_to: dt.date | None):
     return start, end
 
 
-def _filter_query(case_type, state, organ_id, date_from, date_to, category):
-    parts: list[wq.Query] = []
-    if case_type:
-        parts.append(wq.Term("case_type", case_type))
-    if state:
-        parts.append(wq.Term("state", state))
-    if organ_id is not None:
-        parts.append(wq.Term("organ_path", str(int(organ_id))))
-    if category:
-        parts.append(wq.Term("categories", category))
-    if date_from or date_to:
-        start, end = _utc_bounds(date_from, date_to)
-        parts.append(wq.DateRange("created", start, end))
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else wq.And(parts)
+def _filtered(engine: Engine, allowed: list[int], case_type, state, organ_id, date_from,
+              date_to, category) -> list[int]:
+    if case_type and allowed:
+        allowed = engine.where(allowed, "case_type", lambda v: v == case_type)
+    if state and allowed:
+        allowed = engine.where(allowed, "state", lambda v: v == state)
+    if organ_id is not None and allowed:
+        allowed = engine.docs("organ_path", str(int(organ_id)), allowed)
+    if category and allowed:
+        allowed = engine.where(allowed, "category_set",
+                               lambda v: category in (v or "").split(","))
+    if (date_from or date_to) and allowed:
+        allowed = engine.created_between(allowed, *_utc_bounds(date_from, date_to))
+    return allowed
+
+
+def match(engine: Engine, parsed: ParsedQuery, allowed: list[int]
+          ) -> tuple[list[int], list[tuple[float, dict[int, float]]]]:
+    """(the documents of ``allowed`` that match, sorted; (idf, {doc: term frequency}) per
+    positive needle, for ranking). The most selective group goes first, so the others only
+    look at its matches."""
+    def cost(group):
+        return max(engine.idf_df(n) for n in group)
+
+    cands = allowed
+    tfs: list[tuple[float, dict[int, float]]] = []
+    for group in sorted(parsed.must, key=cost):
+        found: set[int] = set()
+        for n in group:
+            tf = engine.match(n, cands)
+            tfs.append((engine.idf(n), tf))
+            found.update(tf)
+        cands = sorted(found)
+        if not cands:
+            return [], []
+    for group in parsed.must_not:
+        excluded: set[int] = set()
+        for n in group:
+            excluded.update(engine.match(n, cands))
+        if excluded:
+            cands = [d for d in cands if d not in excluded]
+    return cands, tfs
 
 
 # --- search ----------------------------------------------------------------------------------
@@ -154,7 +190,7 @@ def search(actor, q: str, *, case_type: str = "", state: str = "", organ_id: int
         notes.append(_("查询过长，已截取前 %(n)s 个字", n=MAX_QUERY_CHARS))
     per_page = max(1, min(int(per_page or 20), MAX_PER_PAGE))
     page = max(1, int(page or 1))
-    if parsed.query is None:
+    if parsed.empty:
         if not (q or "").strip():
             message = _("请输入要查找的内容：事件经过中的词句、辅警编号、案件编号或地点。")
         else:
@@ -168,52 +204,61 @@ def search(actor, q: str, *, case_type: str = "", state: str = "", organ_id: int
     with _pool().searcher() as (ident, searcher):
         if searcher is None:
             return nothing
-        allowed = scope_docs(ident, searcher, organ)
-        filt = _filter_query(case_type, state, organ_id, date_from, date_to, category)
-        if filt is not None and allowed:
-            allowed = allowed & frozenset(searcher.docs_for_query(filt))
-        # Never hand Whoosh an empty filter: it reads an empty set as "no filter".
+        engine = engine_for(searcher)
+        allowed = _filtered(engine, scope_docs(ident, searcher, organ), case_type, state,
+                            organ_id, date_from, date_to, category)
         if not allowed:
             return nothing
-        matched = [d for d in searcher.docs_for_query(parsed.query) if d in allowed]
+        matched, tfs = match(engine, parsed, allowed)
         if not matched:
             return nothing
         total = len(matched)
-        facets = _facets(searcher, matched, actor)
+        facets = _facets(engine, matched, actor)
         pages = math.ceil(total / per_page)
         page = min(page, pages)
         offset = (page - 1) * per_page
         if sort == "date":
-            created = searcher.reader().column_reader("created")
-            keys = searcher.reader().column_reader("key")
-            # newest first; ties in the order of the key (two stable sorts)
-            ordered = sorted(sorted(matched, key=lambda d: keys[d]),
-                             key=lambda d: created[d], reverse=True)
-            docnums = ordered[offset:offset + per_page]
+            docnums = _by_date(engine, matched)[offset:offset + per_page]
         else:
-            results = searcher.search(parsed.query, filter=set(matched),
-                                      limit=offset + per_page)
-            docnums = [hit.docnum for hit in results][offset:]
+            docnums = engine.rank(matched, tfs, offset + per_page)[offset:]
         stored = [searcher.stored_fields(d) for d in docnums]
     hits = _hits(actor, stored, parsed.needles)
     return SearchResult(hits, total, page, pages, facets, notes, None)
 
 
-def _facets(searcher, docnums: list[int], actor) -> dict[str, list[tuple[str, str, int]]]:
-    reader = searcher.reader()
+def _by_date(engine: Engine, docnums: list[int]) -> list[int]:
+    """Newest first; documents created at the same moment in the order of their key."""
+    created = engine.column("created", docnums)
+    order = sorted(range(len(docnums)), key=lambda i: created[i], reverse=True)
+    out = [docnums[i] for i in order]
+    i = 0
+    while i < len(order):  # break ties by key (rare: read the keys of ties only)
+        j = i + 1
+        while j < len(order) and created[order[j]] == created[order[i]]:
+            j += 1
+        if j - i > 1:
+            tied = sorted(out[i:j])
+            keys = dict(zip(tied, engine.stored_keys(tied), strict=True))
+            out[i:j] = sorted(out[i:j], key=keys.__getitem__)
+        i = j
+    return out
+
+
+def _facets(engine: Engine, docnums: list[int], actor) -> dict[str, list[tuple[str, str, int]]]:
     counts: dict[str, Counter] = {}
     for name, column in (("case_type", "case_type"), ("state", "state"),
                          ("organ", "organ_id"), ("category", "category_set")):
-        values = reader.column_reader(column)
-        counter: Counter = Counter()
-        for d in docnums:
-            value = values[d]
-            if isinstance(value, bytes):
-                value = value.decode("utf-8")
-            if name == "category":
-                counter.update(v for v in value.split(",") if v)
-            elif value:
-                counter[value] += 1
+        values = engine.column(column, docnums)
+        if name == "category":
+            counter: Counter = Counter()
+            for value, n in Counter(values).items():
+                for code in (value or "").split(","):
+                    if code:
+                        counter[code] += n
+        else:
+            counter = Counter(values)
+            counter.pop(None, None)
+            counter.pop("", None)
         counts[name] = counter
     types = set(counts["case_type"])
     organ_names = {}
@@ -267,10 +312,10 @@ def _load_cases(keys: list[tuple[str, int]]) -> dict[tuple[str, int], object]:
 
 
 def _hits(actor, stored: list[dict], needles: list[str]) -> list[Hit]:
-    cases = _load_cases([(f["case_type"], f["case_id"]) for f in stored])
+    cases = _load_cases([(f["key"].partition(":")[0], f["case_id"]) for f in stored])
     hits = []
     for fields in stored:
-        case = cases.get((fields["case_type"], fields["case_id"]))
+        case = cases.get((fields["key"].partition(":")[0], fields["case_id"]))
         if case is None or not can(actor, "view", case):
             # The index is behind the database (the outbox will catch up), or the scope
             # filter let through what access.can refuses: never show it.
@@ -290,11 +335,33 @@ def _hits(actor, stored: list[dict], needles: list[str]) -> list[Hit]:
 # --- similar cases ---------------------------------------------------------------------------
 
 SIMILAR_TERMS = 12
+#: A similar case shares at least this share of the key words (and at least two).
+SIMILAR_MIN_SHARE = 0.3
+
+
+def similarity_terms(engine: Engine, text: str, limit: int = SIMILAR_TERMS) -> list[str]:
+    """The key words of ``text``: rjieba words of two characters or more, with an
+    ideograph or a letter (dates, times, amounts and other bare numbers are left out:
+    they made every case look alike), by term frequency in ``text`` times idf."""
+    counts = Counter(w for w in query_words(text)
+                     if len(w) >= 2 and not w.isdigit()
+                     and any(c.isalpha() for c in w)
+                     and (not w.isascii() or len(w) >= 3))
+    scored = []
+    for word, tf in counts.items():
+        n = needle(word)
+        if n is None or n.prefix:
+            continue
+        scored.append((tf * engine.idf(n), word))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return [w for _s, w in scored[:limit]]
 
 
 def similar(actor, case, *, limit: int = 5, window_days: int = 90) -> list[Hit]:
     """Possible duplicates of ``case`` (more-like-this): cases of the same type and organ,
-    created within ``window_days`` either side, that ``actor`` may open; never the case."""
+    created within ``window_days`` either side, that ``actor`` may open; never the case.
+    They must share ``SIMILAR_MIN_SHARE`` of the case's key words; ranked by BM25 over
+    them."""
     organ = scope_organ_id(actor)
     if organ is None or not can(actor, "view", case):
         return []
@@ -306,20 +373,27 @@ def similar(actor, case, *, limit: int = 5, window_days: int = 90) -> list[Hit]:
     with _pool().searcher() as (ident, searcher):
         if searcher is None:
             return []
-        terms = [(t, w) for t, w in searcher.key_terms_from_text(
-            "text", text, numterms=SIMILAR_TERMS, normalize=True)
-            if len(t) >= 2 or t.isascii()]
+        engine = engine_for(searcher)
+        terms = similarity_terms(engine, text)
         if not terms:
             return []
-        like = wq.Or([wq.Term("text", t, boost=max(w, 0.01)) for t, w in terms])
-        allowed = scope_docs(ident, searcher, organ) & frozenset(searcher.docs_for_query(
-            wq.And([wq.Term("case_type", case.case_type),
-                    wq.Term("organ_id", str(case.organ_id)),
-                    wq.DateRange("created", created - window, created + window)])))
-        allowed -= frozenset(searcher.docs_for_query(
-            wq.Term("key", f"{case.case_type}:{case.id}")))
+        allowed = scope_docs(ident, searcher, organ)
+        allowed = engine.where(allowed, "case_type", lambda v: v == case.case_type)
+        allowed = engine.where(allowed, "organ_id", lambda v: v == str(case.organ_id))
+        allowed = engine.created_between(allowed, created - window, created + window)
+        itself = set(engine.docs("key", f"{case.case_type}:{case.id}", allowed))
+        allowed = [d for d in allowed if d not in itself]
         if not allowed:
             return []
-        results = searcher.search(like, filter=set(allowed), limit=limit)
-        stored = [hit.fields() for hit in results]
-    return _hits(actor, stored, [t for t, _w in terms])[:limit]
+        tfs = []
+        shared: Counter = Counter()
+        for term in terms:
+            n = needle(term)
+            tf = engine.match(n, allowed)
+            tfs.append((engine.idf(n), tf))
+            shared.update(tf.keys())
+        need = min(len(terms), max(2, math.ceil(len(terms) * SIMILAR_MIN_SHARE)))
+        candidates = sorted(d for d, k in shared.items() if k >= need)
+        docnums = engine.rank(candidates, tfs, limit)
+        stored = [searcher.stored_fields(d) for d in docnums]
+    return _hits(actor, stored, terms)[:limit]

@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import mmap
 import os
 import secrets
 import shutil
@@ -28,6 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
+from whoosh.filedb.structfile import StructFile
 
 from oversight.search.schema import SCHEMA_VERSION, build_schema
 
@@ -84,6 +87,25 @@ def live_index_dir(root: Path) -> Path | None:
     if name is None or read_cursor(root / name) is None:
         return None
     return root / name
+
+
+class MappedFileStorage(FileStorage):
+    """A Whoosh ``FileStorage`` whose files are read through ``mmap``: every posting block
+    and column value ``engine`` reads is then a memory copy instead of a seek and a read
+    system call (the index is written as separate files per segment: Whoosh's compound
+    files are mmapped too, but copied whole into memory each time a searcher opens them)."""
+
+    def open_file(self, name, **kwargs):
+        with open(self._fpath(name), "rb") as fh:
+            try:
+                mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            except ValueError:  # an empty file cannot be mapped
+                return super().open_file(name, **kwargs)
+        return StructFile(mapped, name=name, **kwargs)
+
+
+def open_index(path: Path):
+    return MappedFileStorage(str(path)).open_index()
 
 
 def new_index_dir(root: Path):
@@ -164,6 +186,17 @@ class SearcherPool:
         self._lock = threading.Lock()
         self._idle: list[tuple[str, object]] = []  # (directory name, searcher)
         self._indexes: dict[str, object] = {}
+        self._usable_names: set[str] = set()
+
+    def _usable(self, name: str) -> bool:
+        """Built for this schema version (an older index is not read: the indexer's next
+        pass rebuilds it)."""
+        if name in self._usable_names:
+            return True
+        if read_cursor(self.root / name) is None:
+            return False
+        self._usable_names.add(name)
+        return True
 
     def _fresh(self, name: str, searcher) -> bool:
         try:
@@ -177,7 +210,7 @@ class SearcherPool:
         yet. ``identity`` names the index generation the searcher reads (per-generation
         caches key on it: document numbers change with every generation)."""
         name = current_name(self.root)
-        if name is None:
+        if name is None or not self._usable(name):
             yield (), None
             return
         chosen = None
@@ -191,7 +224,7 @@ class SearcherPool:
             if chosen is None:
                 ix = self._indexes.get(name)
                 if ix is None:
-                    ix = whoosh_index.open_dir(str(self.root / name))
+                    ix = open_index(self.root / name)
                     self._indexes = {name: ix}
                 chosen = ix.searcher()
         try:

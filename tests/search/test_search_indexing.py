@@ -155,6 +155,36 @@ def test_deleting_the_index_and_rebuilding_gives_identical_results(staff, app):
     assert _snapshot(QUERIES, sort="date") == by_date
 
 
+def test_a_rebuild_with_a_helper_process_gives_the_same_index(staff, app):
+    for i, text in enumerate(["辅警态度蛮横，在路口推搡群众。", "协警在交通事故现场吃拿卡要。",
+                              "执法记录仪显示辅警态度蛮横。", "辅警在路口乱罚款。"]):
+        complain("BJ-CY-SLT" if i % 2 else "BJ-CY", narrative=text, now=utcnow() - days(i))
+    assert rebuild() == 4
+    alone = _snapshot(QUERIES), _snapshot(QUERIES, sort="date")
+    app.config["SEARCH_REBUILD_PROCS"] = 2
+    seen = []
+    assert rebuild(progress=lambda done, total: seen.append((done, total))) == 4
+    assert (_snapshot(QUERIES), _snapshot(QUERIES, sort="date")) == alone
+    assert seen[0] == (0, 4) and seen[-1] == (4, 4)
+
+
+def test_a_failing_helper_process_fails_the_rebuild_and_keeps_the_index(staff, app,
+                                                                         monkeypatch):
+    complain(narrative="辅警在商场门口推搡顾客。")
+    assert rebuild() == 1
+    live = live_index_dir(index_root())
+    app.config["SEARCH_REBUILD_PROCS"] = 2
+
+    def broken(case):
+        raise ValueError("no document for this case")
+
+    monkeypatch.setattr(documents, "build", broken)
+    with pytest.raises(RuntimeError, match="no document for this case"):
+        rebuild()
+    assert live_index_dir(index_root()) == live
+    assert _numbers("商场")
+
+
 def test_the_commands_rebuild_with_a_progress_bar_and_apply_the_outbox(staff, app):
     complain(narrative="辅警在商场门口推搡顾客。")
     runner = app.test_cli_runner()

@@ -1,0 +1,158 @@
+"""The engine and the rebuild's bulk bigram writer, on raw Whoosh indexes (no database).
+
+The bulk writer lays out posting blocks itself and the engine reads them itself, so both
+are checked against Whoosh's own path: an index written document by document through
+``add_document`` must hold the same postings, and every match must equal a plain scan of
+the text, over several blocks, segments, deletions and scopes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+from whoosh import index as whoosh_index
+from whoosh.util.times import datetime_to_long
+
+from oversight.search.analysis import flatten, fold
+from oversight.search.engine import Engine
+from oversight.search.indexer import BigramPostings
+from oversight.search.query import needle, parse
+from oversight.search.schema import build_schema, codec
+from oversight.search.service import match
+
+pytestmark = pytest.mark.search
+
+WORDS = ["辅警", "态度蛮横", "推搡", "群众", "交通事故", "处理", "执法记录仪", "未开启", "路口",
+         "索要好处费", "BJ10001", "KM-0231", "京A12345", "ETC", "，", "。", " ", "110", "警"]
+
+
+def _texts(n: int, seed: int = 5) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(WORDS) for _ in range(rng.randint(3, 30))) for _ in range(n)]
+
+
+def _doc(i: int, text: str) -> dict:
+    folded = fold(text)
+    flat = flatten(text)
+    return {"key": f"complaint:{i}", "case_type": b"complaint", "case_id": i,
+            "organ_id": str(2 + i % 3).encode(), "organ_path": f"1 {2 + i % 3}",
+            "state": b"submitted",
+            "created": datetime_to_long(dt.datetime(2026, 1, 1)),
+            "category_set": b"", "title": "", "text": text,
+            "flat": flat.encode("utf-8"), "length": len(flat), "bigram": folded}
+
+
+def _build(path, texts, bulk: bool):
+    path.mkdir()
+    ix = whoosh_index.create_in(str(path), build_schema())
+    writer = ix.writer(codec=codec())
+    postings = BigramPostings.attach(writer) if bulk else None
+    for i, text in enumerate(texts):
+        fields = _doc(i, text)
+        if postings is not None:
+            postings.add(writer.docnum, fields.pop("bigram"))
+        writer.add_document(**fields)
+    writer.commit(optimize=True)
+    return ix
+
+
+def _all_postings(ix) -> dict:
+    with ix.searcher() as s:
+        r = s.reader()
+        out = {}
+        for term in r.lexicon("bigram"):
+            ids, weights = [], []
+            m = r.postings("bigram", term)
+            while m.is_active():
+                ids.append(m.id())
+                weights.append(m.weight())
+                m.next()
+            out[term] = (ids, weights, r.doc_frequency("bigram", term))
+        return out
+
+
+def test_the_bulk_writer_writes_what_whoosh_writes(tmp_path):
+    texts = _texts(700)  # common bigrams span several 128-posting blocks
+    bulk = _all_postings(_build(tmp_path / "bulk", texts, bulk=True))
+    plain = _all_postings(_build(tmp_path / "plain", texts, bulk=False))
+    assert bulk == plain
+    assert max(len(ids) for ids, _w, _df in bulk.values()) > 3 * 128
+
+
+def _truth(texts: dict[int, str], q: str) -> set[int]:
+    parsed = parse(q)
+
+    def hit(group, text):
+        return any(n.flat in flatten(text) and _runs_ok(n, text) for n in group)
+
+    return {d for d, text in texts.items()
+            if all(hit(g, text) for g in parsed.must)
+            and not any(hit(g, text) for g in parsed.must_not)}
+
+
+def _runs_ok(n, text) -> bool:
+    """Letters and digits are indexed as whole runs: BJ1000 is not in BJ10001."""
+    from oversight.search.analysis import bigrams
+
+    grams = set(bigrams(fold(text)))
+    return all(g in grams for g in n.grams if g.isascii()) or n.prefix
+
+
+QUERIES = ["辅警", "警", "态度", "蛮横", '"态度蛮横"', "交通 处理", '"事故处理"', "记录仪",
+           "BJ10001", "bj1000", "KM-0231", "0231", "京A12345", "a12345", "京A", "ETC 110",
+           "辅警 -推搡", "推搡 OR 索要", '"群众，推搡"', "蛮横辅警", "警BJ10001"]
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_matches_equal_a_scan_of_the_text_across_segments_and_deletions(tmp_path, bulk):
+    texts = _texts(600, seed=11)
+    ix = _build(tmp_path / "ix", texts[:500], bulk=bulk)
+    # a second segment, and replaced and deleted documents in the first
+    writer = ix.writer(codec=codec())
+    for i in range(500, 600):
+        writer.add_document(**_doc(i, texts[i]))
+    for i in range(0, 500, 9):
+        texts[i] = texts[i] + "新增内容辅警推搡"
+        writer.update_document(**_doc(i, texts[i]))
+    deleted = {i for i in range(3, 500, 50) if i % 9}  # not those just replaced
+    for i in deleted:
+        writer.delete_by_term("key", f"complaint:{i}")
+    writer.commit(merge=False)
+    live = {i: t for i, t in enumerate(texts) if i not in deleted}
+    with ix.searcher() as s:
+        assert len(s.reader().leaf_readers()) == 2
+        engine = Engine(s)
+        keys = {d: s.stored_fields(d)["case_id"] for d in s.reader().all_doc_ids()}
+        assert sorted(keys.values()) == sorted(live)
+        for organ in (None, "2", "3"):
+            scope = sorted(keys) if organ is None else engine.scope(int(organ))
+            in_scope = {keys[d]: live[keys[d]] for d in scope}
+            if organ is not None:
+                assert set(in_scope) == {i for i in live if str(2 + i % 3) == organ}
+            for q in QUERIES:
+                got, _tfs = match(engine, parse(q), scope)
+                assert {keys[d] for d in got} == _truth(in_scope, q), (q, organ)
+
+
+def test_ranking_prefers_more_occurrences_and_date_filters(tmp_path):
+    texts = ["辅警推搡。" * 3, "辅警推搡，群众。", "群众" * 10 + "辅警推搡"]
+    ix = _build(tmp_path / "ix", texts, bulk=True)
+    with ix.searcher() as s:
+        engine = Engine(s)
+        parsed = parse("推搡")
+        docs, tfs = match(engine, parsed, [0, 1, 2])
+        assert docs == [0, 1, 2]
+        assert engine.rank(docs, tfs, 3)[0] == 0
+        assert engine.created_between(docs, dt.datetime(2025, 12, 31), None) == docs
+        assert engine.created_between(docs, dt.datetime(2026, 1, 2), None) == []
+
+
+def test_a_needle_is_a_substring_of_the_flat_text():
+    assert needle("态度蛮横").grams == ("态度", "度蛮", "蛮横")
+    assert needle("KM-0231").flat == "km0231"
+    assert needle("警").prefix
+    lone = needle("警A")  # 警 is no bigram on its own here: the text check decides
+    assert lone.grams == ("a",) and not lone.exact_by_postings
+    assert needle("，。") is None
