@@ -17,6 +17,13 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder=str(REPO_ROOT / "static"),
     )
     app.config.update(cfg)
+    if cfg.get("PROXY_HOPS"):
+        # Read the client address, scheme and host through exactly the configured number
+        # of proxies; with none configured, forwarded headers are ignored entirely.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(cfg["PROXY_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     from oversight import extensions as ext
     from oversight import storage

@@ -88,6 +88,17 @@ def build_config(overrides: dict | None = None) -> dict:
         "TRACK_MAX_FAILURES": _env_int("OVERSIGHT_TRACK_MAX_FAILURES", 10),
         "TRACK_WINDOW_SECONDS": _env_int("OVERSIGHT_TRACK_WINDOW_SECONDS", 900),
         "LOGIN_MAX_FAILURES": _env_int("OVERSIGHT_LOGIN_MAX_FAILURES", 10),
+        # Public submissions (complaints, recusal applications) per client address and
+        # window: a flood beyond it gets 429. A station kiosk or a carrier NAT shares one
+        # address, so the default leaves room for a busy day.
+        "SUBMIT_MAX_PER_CLIENT": _env_int("OVERSIGHT_SUBMIT_MAX_PER_CLIENT", 20),
+        "SUBMIT_WINDOW_SECONDS": _env_int("OVERSIGHT_SUBMIT_WINDOW_SECONDS", 600),
+        # How many reverse proxies in front set X-Forwarded-For / -Proto / -Host: the
+        # client address (throttles, session protection) is read only through that many.
+        "PROXY_HOPS": _env_int("OVERSIGHT_PROXY_HOPS", 0),
+        # Host names this app answers to (comma-separated); empty: any (development).
+        "TRUSTED_HOSTS": [h.strip() for h in os.environ.get("OVERSIGHT_TRUSTED_HOSTS", "")
+                          .split(",") if h.strip()] or None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("OVERSIGHT_SECURE_COOKIES", "0") == "1",

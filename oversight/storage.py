@@ -67,4 +67,8 @@ def insert_ignoring_conflict(session, table, **values) -> bool:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return session.execute(insert(table).values(**values).on_conflict_do_nothing()).rowcount == 1
+    # rowcount is not reliable here on every driver (psycopg reports -1): ask for the key
+    # back, which comes only from a row this statement inserted.
+    statement = (insert(table).values(**values).on_conflict_do_nothing()
+                 .returning(*table.primary_key.columns))
+    return session.execute(statement).first() is not None

@@ -78,8 +78,12 @@ CONCLUDED = frozenset({S.CLEARED, S.VIOLATION})
 
 
 def _on_team(ctx: GuardContext) -> str | None:
+    """A member of the team, who has not declared a conflict with the officer or a
+    complainant (a declaration made after joining takes them off the work at once)."""
     if ctx.actor_id is not None and ctx.actor_id not in getattr(ctx.case, "team_ids", ()):
         return translate(N_("只有本案调查组成员可以执行此操作"))
+    if ctx.actor_id is not None and ctx.actor_id in getattr(ctx.case, "conflicted_ids", ()):
+        return translate(N_("您已声明与本案存在利益冲突，不能参与办理；请报告领导调整调查组"))
     return None
 
 
@@ -129,10 +133,10 @@ TRANSITIONS = (
                help_text=N_("报领导审批；期限不超过本地规定的最长期限")),
     Transition("propose_cleared", N_("提出调查结论：不成立"), (S.INVESTIGATING,),
                S.CLEARANCE_PENDING, TEAM, rule="complaint_channel",
-               needs=("complaint_finding", "facts"), guards=(_is_lead,)),
+               needs=("complaint_finding", "facts"), guards=(_on_team, _is_lead)),
     Transition("propose_violation", N_("提出调查结论：违规成立"), (S.INVESTIGATING,),
                S.VIOLATION_PENDING, TEAM, rule="measures",
-               needs=("complaint_finding", "facts", "category_codes"), guards=(_is_lead,),
+               needs=("complaint_finding", "facts", "category_codes"), guards=(_on_team, _is_lead),
                style="danger"),
     Transition("approve_cleared", N_("批准：违规不成立"), (S.CLEARANCE_PENDING,), S.CLEARED,
                frozenset({Role.LEADER}), rule="complaint_channel",

@@ -81,6 +81,22 @@ class Investigation(TimestampMixin, db.Model):
         return self.state in CONCLUDED
 
     @property
+    def conflicted_ids(self) -> frozenset[int]:
+        """Team members who declared a conflict with the officer or with the complainant of
+        a linked complaint (possibly after they were put on the team): they may not act."""
+        from oversight.models.complaint import Complaint
+
+        if not self.team_ids:
+            return frozenset()
+        linked = sa.select(Complaint.id).where(Complaint.investigation_id == self.id)
+        parties = [ConflictDeclaration.complaint_id.in_(linked)]
+        if self.officer_id is not None:
+            parties.append(ConflictDeclaration.officer_id == self.officer_id)
+        return frozenset(db.session.execute(
+            sa.select(ConflictDeclaration.user_id).where(
+                ConflictDeclaration.user_id.in_(self.team_ids), sa.or_(*parties))).scalars())
+
+    @property
     def categories(self):
         return [self.pack.category(code) for code in self.category_codes or []]
 

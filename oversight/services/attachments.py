@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,15 @@ def check(upload: Upload) -> tuple[str | None, str | None]:
     return mime, None
 
 
+def clean_name(filename: str) -> str:
+    """The name to show and to offer on download: the last path part, without control
+    characters (a newline would break the download's header) and at most 200 characters.
+    Files are stored by content hash, never under this name."""
+    base = os.path.basename((filename or "").replace("\\", "/"))
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
+    return base[:200] or "file"
+
+
 def storage_path(sha256: str) -> Path:
     return Path(current_app.config["UPLOAD_FOLDER"]) / sha256[:2] / sha256
 
@@ -76,7 +86,7 @@ def store(case: Any, upload: Upload, mime: str, *, user_id: int | None,
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_bytes(upload.content)
         os.replace(tmp, path)
-    name = os.path.basename(upload.filename.replace("\\", "/"))[:200] or "file"
+    name = clean_name(upload.filename)
     att = Attachment(case_type=case.case_type, case_id=case.id, sha256=digest, mime=mime,
                      size=len(upload.content), original_name=name,
                      uploaded_by_id=user_id, from_public=from_public)

@@ -37,6 +37,19 @@ def clear(key: str) -> None:
     db.session.execute(sa.delete(Throttle.__table__).where(Throttle.__table__.c.key == key))
 
 
+def submission_allowed(client_key: str, now: dt.datetime) -> bool:
+    """Count one public submission from this client; False once the window's limit is
+    reached (the caller answers 429). Counted before the submission is saved, so a flood
+    of failing submissions counts too."""
+    cfg = current_app.config
+    key = f"submit:{client_key}"
+    limit, window = cfg["SUBMIT_MAX_PER_CLIENT"], cfg["SUBMIT_WINDOW_SECONDS"]
+    if blocked(key, now, limit, window):
+        return False
+    record_failure(key, now, window)
+    return True
+
+
 def track_limits() -> tuple[int, int]:
     cfg = current_app.config
     return cfg["TRACK_MAX_FAILURES"], cfg["TRACK_WINDOW_SECONDS"]

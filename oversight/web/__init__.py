@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from flask import Flask, g, render_template, request
@@ -12,6 +13,11 @@ from flask_wtf.csrf import CSRFError
 from oversight import storage
 from oversight.extensions import db, login_manager
 from oversight.web import filters
+
+
+def _session_identifier() -> str:
+    agent = request.headers.get("User-Agent", "")
+    return hashlib.sha512(f"{request.remote_addr}|{agent}".encode()).hexdigest()
 
 
 def register_web(app: Flask) -> None:
@@ -38,6 +44,9 @@ def register_web(app: Flask) -> None:
     login_manager.login_message = _l("请先登录")
     login_manager.localize_callback = str  # flash a plain string, never a lazy one
     login_manager.session_protection = "basic"
+    # Flask-Login ties a session to the X-Forwarded-For header a client sends; tie it to
+    # the address the server saw instead (ProxyFix rewrites it when PROXY_HOPS is set).
+    login_manager._session_identifier_generator = _session_identifier
 
     @login_manager.user_loader
     def _load_user(session_id: str):
@@ -89,6 +98,12 @@ def register_web(app: Flask) -> None:
     @app.errorhandler(403)
     def _forbidden(_e):
         return render_template("errors/403.html"), 403
+
+    @app.errorhandler(429)
+    def _too_many(_e):
+        response = app.make_response((render_template("errors/429.html"), 429))
+        response.headers["Retry-After"] = str(app.config["SUBMIT_WINDOW_SECONDS"])
+        return response
 
     @app.errorhandler(413)
     def _too_large(_e):

@@ -155,7 +155,8 @@ def test_lockout_per_client_refuses_even_the_right_code(app, client, case):
 
     right = track(client, complaint.number, code)
     wrong = track(client, complaint.number, "WRONG-CODE")
-    assert right.status_code == wrong.status_code == 400
+    assert right.status_code == wrong.status_code == 429  # locked out: Too Many Requests
+    assert right.headers["Retry-After"] == wrong.headers["Retry-After"]
     assert THROTTLE_MESSAGE in right.get_data(as_text=True)
     assert WRONG_MESSAGE not in right.get_data(as_text=True)
     assert strip_csrf(right.get_data(as_text=True)).replace(code, "WRONG-CODE") == \
@@ -183,7 +184,7 @@ def test_failures_on_a_number_block_it_for_every_client(app, case, demo):
                      addr=f"198.51.100.{i + 1}").status_code == 400
 
     response = track(owner, complaint.number, code, addr="203.0.113.9")
-    assert response.status_code == 400
+    assert response.status_code == 429
     assert THROTTLE_MESSAGE in response.get_data(as_text=True)
     # The block is on that number only: the same client can still open another case.
     assert track(owner, other_case.number, other_code, addr="203.0.113.9").status_code == 302

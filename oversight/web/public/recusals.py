@@ -18,7 +18,7 @@ from oversight.services import attachments, recusals
 from oversight.services.errors import AlreadySubmitted, InvalidData
 from oversight.services.uow import unit_of_work
 from oversight.web.common import apply_errors, organ_tree, read_uploads
-from oversight.web.public.views import bp
+from oversight.web.public.views import bp, limit_submissions
 from oversight.web.recusal_forms import MatterForm, RecusalForm
 from workflows.policy import Pack, get_packs
 
@@ -117,6 +117,7 @@ def new_recusal():
     if request.method == "GET":
         form.submission_key.data = secrets.token_urlsafe(24)
         return _no_store(render_template("public/recusal_form.html", **page))
+    limit_submissions()
     if form.validate():
         organ = db.session.get(Organ, form.organ_id.data) if form.organ_id.data else None
         pack = organ.pack if organ is not None else None

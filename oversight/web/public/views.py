@@ -7,7 +7,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
@@ -15,7 +26,16 @@ from oversight import security_log
 from oversight.extensions import db
 from oversight.models import Notice, Organ
 from oversight.models.base import utcnow
-from oversight.services import attachments, cases, clocks, complaints, notices, registry, workflow
+from oversight.services import (
+    attachments,
+    cases,
+    clocks,
+    complaints,
+    notices,
+    registry,
+    throttle,
+    workflow,
+)
 from oversight.services.actors import PublicActor
 from oversight.services.errors import (
     AlreadySubmitted,
@@ -51,10 +71,21 @@ def _complaint_form() -> ComplaintForm:
     return form
 
 
+def limit_submissions() -> None:
+    """Answer 429 once this client has submitted too often in the window (a flood of
+    complaints or recusal applications), counting in the database across workers."""
+    with unit_of_work():
+        allowed = throttle.submission_allowed(request.remote_addr or "-", utcnow())
+    if not allowed:
+        security_log.log("submission_flood", endpoint=request.endpoint)
+        abort(429)
+
+
 @bp.route("/complaints/new", methods=["GET", "POST"])
 def new_complaint():
     form = _complaint_form()
     if request.method == "POST":
+        limit_submissions()
         uploads = read_uploads()
         valid = form.validate()
         pack_id, _sep, code = (form.category_code.data or "").partition(":")
@@ -104,12 +135,19 @@ def track():
         case = None
         # The failure counters must be committed even though access is refused, so the
         # refusal is caught inside the unit of work rather than rolling it back.
+        throttled = False
         with unit_of_work():
             try:
                 case = cases.public_access(
                     form.number.data, form.code.data, request.remote_addr or "-", utcnow())
             except (NotFound, Throttled) as exc:
-                error = exc.message
+                error, throttled = exc.message, isinstance(exc, Throttled)
+        if throttled:
+            # Locked out: too many wrong codes for this number or from this client.
+            response = make_response(render_template("public/track.html", form=form,
+                                                     error=error), 429)
+            response.headers["Retry-After"] = str(current_app.config["TRACK_WINDOW_SECONDS"])
+            return response
         if case is not None:
             session["track"] = {"type": case.case_type, "id": case.id, "at": time.time()}
             return redirect(url_for("public.track_case"))

@@ -307,9 +307,11 @@ def download(segment: str, case_id: int, file_id: int):
             or not can(current_user, "download", case):
         abort(404)
     response = send_file(attachments.storage_path(att.sha256), mimetype=att.mime,
-                         as_attachment=True, download_name=att.original_name)
+                         as_attachment=True,
+                         download_name=attachments.clean_name(att.original_name))
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response.headers["Content-Security-Policy"] = ("sandbox; default-src 'none'; "
+                                                   "frame-ancestors 'none'")
     return response
 
 
@@ -320,6 +322,8 @@ def notice(number: str):
         abort(404)
     case = db.session.get(registry.binding_for(n.case_type).model, n.case_id)
     if case is None or not can(current_user, "view_notices", case):
+        security_log.log("denied_notice", notice=number, case=f"{n.case_type}:{n.case_id}",
+                         user=current_user.id)
         abort(404)
     return render_template("notices/show.html", notice=n, case=case, public=False,
                            back_url=case_url(case))
@@ -350,7 +354,9 @@ def workflow_svg(case_type: str):
         abort(404)
     svg = state_diagram_svg(registry.spec_for(case_type))
     response = current_app.response_class(svg, mimetype="image/svg+xml")
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.headers["Content-Security-Policy"] = ("default-src 'none'; "
+                                                   "style-src 'unsafe-inline'; "
+                                                   "frame-ancestors 'none'")
     return response
 
 
