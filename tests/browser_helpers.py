@@ -21,3 +21,16 @@ def select_by_text(page, selector: str, text: str) -> str:
     assert value, f"no option {text!r} in {selector}"
     page.select_option(selector, value)
     return value
+
+
+def staff_login(page, server, username: str) -> None:
+    """Log ``username`` in on the staff login page and wait to leave it."""
+    import re
+
+    from playwright.sync_api import expect
+
+    page.goto(server.url + "/staff/login")
+    page.fill("#username", username)
+    page.fill("#password", server.passwords[username])
+    page.get_by_role("button", name="登录").click()
+    expect(page).not_to_have_url(re.compile(r"/login"))

@@ -5,10 +5,8 @@ level is restored."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from browser_helpers import assert_no_horizontal_overflow
+from browser_helpers import assert_no_horizontal_overflow, staff_login
 from investigation_helpers import VIOLATION
 from playwright.sync_api import expect
 
@@ -41,14 +39,6 @@ def _violation(server) -> int:
     return inv_id
 
 
-def _login(page, server, username: str) -> None:
-    page.goto(server.url + "/staff/login")
-    page.fill("#username", username)
-    page.fill("#password", server.passwords[username])
-    page.get_by_role("button", name="登录").click()
-    expect(page).not_to_have_url(re.compile(r"/login"))
-
-
 def _act(page, trigger: str, fields: dict[str, str] | None = None, selects=None) -> None:
     box = page.locator(f"#action-{trigger}")
     box.locator("summary").click()
@@ -66,7 +56,7 @@ def test_defence_approval_appeal_and_revocation_restore_the_level(
 
     # The inspector proposes 降低层级 from the investigation page.
     inspector = new_page()
-    _login(inspector, server, "inspector")
+    staff_login(inspector, server, "inspector")
     inspector.goto(f"{server.url}/staff/investigations/{inv_id}")
     inspector.locator("#propose-measure").click()
     inspector.select_option("#measure_code", "demotion")
@@ -77,7 +67,7 @@ def test_defence_approval_appeal_and_revocation_restore_the_level(
 
     # The officer, on a phone, sees it with the deadline counting down and defends.
     officer = new_page(mobile=True)
-    _login(officer, server, "officer")
+    staff_login(officer, server, "officer")
     expect(officer).to_have_url(server.url + "/staff/me")
     row = officer.locator("[id^=decision-CF]")
     expect(row).to_contain_text("拟：降低层级")
@@ -94,7 +84,7 @@ def test_defence_approval_appeal_and_revocation_restore_the_level(
 
     # The leader cannot make it heavier, approves the same measure, serves and executes it.
     leader = new_page()
-    _login(leader, server, "leader")
+    staff_login(leader, server, "leader")
     leader.goto(decision_url)
     _act(leader, "approve", {"reason": "加重"}, {"measure_code": "not_retained"})
     expect(leader.locator(".flash.error")).to_contain_text("不得作出重于告知")
@@ -122,7 +112,7 @@ def test_defence_approval_appeal_and_revocation_restore_the_level(
     leader.goto(appeal_url)
     expect(leader.locator("h1")).to_contain_text("未找到")
     reviewer = new_page()
-    _login(reviewer, server, "bj_leader")
+    staff_login(reviewer, server, "bj_leader")
     reviewer.goto(appeal_url)
     expect(reviewer.locator("#case-state")).to_have_text("待复查")
     _act(reviewer, "revoke", {"reason": "视频显示该辅警系依法制止，原认定事实不清，撤销。"})

@@ -5,10 +5,9 @@ the case page (on a phone) and answers it."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import pytest
-from browser_helpers import assert_no_horizontal_overflow
+from browser_helpers import assert_no_horizontal_overflow, staff_login
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -27,21 +26,13 @@ def _overdue_complaint(server) -> str:
     return number
 
 
-def _login(page, server, username):
-    page.goto(server.url + "/staff/login")
-    page.fill("#username", username)
-    page.fill("#password", server.passwords[username])
-    page.get_by_role("button", name="登录").click()
-    expect(page).not_to_have_url(re.compile(r"/login"))
-
-
 def test_leader_supervises_an_overdue_case_and_the_handler_answers(
         live_server, new_page, console, artifacts):
     server = live_server
     number = _overdue_complaint(server)
 
     leader = new_page()
-    _login(leader, server, "bj_leader")
+    staff_login(leader, server, "bj_leader")
     leader.locator("#deadlines-link").click()
     row = leader.locator(f"#due-{number}-acknowledge")
     expect(row).to_contain_text("已超期")
@@ -59,7 +50,7 @@ def test_leader_supervises_an_overdue_case_and_the_handler_answers(
     expect(leader.locator("#supervision")).to_contain_text("请三日内受理")
 
     handler = new_page(mobile=True)
-    _login(handler, server, "inspector")
+    staff_login(handler, server, "inspector")
     banner = handler.locator("#open-supervisions")
     expect(banner).to_contain_text("上级机关督办 1 件")
     assert_no_horizontal_overflow(handler, "queue with supervision")
