@@ -99,6 +99,10 @@ def build_config(overrides: dict | None = None) -> dict:
         # Host names this app answers to (comma-separated); empty: any (development).
         "TRUSTED_HOSTS": [h.strip() for h in os.environ.get("OVERSIGHT_TRUSTED_HOSTS", "")
                           .split(",") if h.strip()] or None,
+        # A staff session ends after this long without a request, and this long after
+        # login whatever the activity (README, "Configuration").
+        "SESSION_IDLE_MINUTES": _env_int("OVERSIGHT_SESSION_IDLE_MINUTES", 30),
+        "SESSION_MAX_HOURS": _env_int("OVERSIGHT_SESSION_MAX_HOURS", 12),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("OVERSIGHT_SECURE_COOKIES", "0") == "1",

@@ -23,6 +23,7 @@ from oversight.models.org import (
     OfficerCategory,
     OfficerFlag,
     Organ,
+    SecuritySetting,
     User,
 )
 from oversight.models.records import (
@@ -48,5 +49,5 @@ __all__ = [
     "InvestigationMember", "Recusal", "RecusalApplicant", "Suspension",
     "Attachment", "CaseClock", "CaseEvent", "ClockOutcome", "ComplainantIdentity", "Complaint",
     "EmploymentStatus", "MailOutbox", "MailStatus", "Notice", "Officer", "OfficerCategory",
-    "Organ", "SearchOutbox", "Sequence", "Throttle", "User",
+    "Organ", "SearchOutbox", "SecuritySetting", "Sequence", "Throttle", "User",
 ]

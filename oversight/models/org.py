@@ -161,6 +161,10 @@ class User(UserMixin, TimestampMixin, db.Model):
     session_nonce: Mapped[str] = mapped_column(
         sa.String(64), default=lambda: secrets.token_hex(16)
     )
+    #: base32 TOTP secret of an enrolled second factor; empty: none enrolled
+    totp_secret: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    #: the last 30-second step accepted, so a code can never be used twice
+    totp_last_step: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
 
     organ: Mapped[Organ] = relationship()
     officer: Mapped[Officer | None] = relationship()
@@ -175,6 +179,10 @@ class User(UserMixin, TimestampMixin, db.Model):
         # Tests configure a cheap method; production keeps Werkzeug's default (scrypt).
         method = current_app.config.get("PASSWORD_HASH_METHOD") if has_app_context() else None
         self.password_hash = generate_password_hash(password, method=method or "scrypt")
+        self.rotate_sessions()
+
+    def rotate_sessions(self) -> None:
+        """Kill every session of this account on the server side (cookies carry the nonce)."""
         self.session_nonce = secrets.token_hex(16)
 
     def check_password(self, password: str) -> bool:
@@ -186,3 +194,15 @@ class User(UserMixin, TimestampMixin, db.Model):
     @property
     def is_active(self) -> bool:  # type: ignore[override]
         return self.active
+
+
+class SecuritySetting(db.Model):
+    """A system-wide security setting an admin may change (for now: which roles must use a
+    second factor). Who changed it and when is kept on the row and in the security log."""
+
+    __tablename__ = "security_setting"
+
+    key: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(400), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_user.id"))

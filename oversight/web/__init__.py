@@ -12,7 +12,7 @@ from flask_wtf.csrf import CSRFError
 
 from oversight import storage
 from oversight.extensions import db, login_manager
-from oversight.web import filters
+from oversight.web import auth, filters
 
 
 def _session_identifier() -> str:
@@ -24,6 +24,7 @@ def register_web(app: Flask) -> None:
     # Route modules add to their blueprint on import: they must load before registration.
     import oversight.web.public.recusals  # noqa: F401
     import oversight.web.public.transparency  # noqa: F401
+    import oversight.web.staff.account  # noqa: F401
     import oversight.web.staff.consequences  # noqa: F401
     import oversight.web.staff.intervention  # noqa: F401
     import oversight.web.staff.investigations  # noqa: F401
@@ -39,6 +40,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     filters.register(app)
+    auth.register(app)
 
     login_manager.login_view = "staff.login"
     login_manager.login_message = _l("请先登录")

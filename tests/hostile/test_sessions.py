@@ -32,14 +32,34 @@ def end_by_disabling(_client):
         user("intake").active = False
 
 
-@pytest.mark.parametrize("end", [end_by_logout, end_by_password_change, end_by_disabling],
-                         ids=["logout", "password-change", "disabled"])
+def end_by_password_change_on_the_account_page(client, demo):
+    new = "a-brand-new-password-123"
+    response = client.post("/staff/account/password", data={
+        "current": demo["intake"], "new": new, "confirm": new})
+    assert response.status_code == 302
+    assert logged_in(client)  # the session that changed it goes on; every other one ends
+
+
+def end_by_an_admin_disabling(app, demo):
+    admin = app.test_client()
+    login(admin, demo, "admin")
+    response = admin.post(f"/admin/users/{user('intake').id}/active", data={"active": "0"})
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("end", [
+    lambda client, _app, _demo: end_by_logout(client),
+    lambda client, _app, _demo: end_by_password_change(client),
+    lambda client, _app, _demo: end_by_disabling(client),
+    lambda client, _app, demo: end_by_password_change_on_the_account_page(client, demo),
+    lambda _client, app, demo: end_by_an_admin_disabling(app, demo),
+], ids=["logout", "password-change", "disabled", "password-page", "admin-disables"])
 def test_an_old_session_cookie_is_refused(app, demo, end):
     client = app.test_client()
     login(client, demo, "intake")
     assert logged_in(client)
     stolen = client.get_cookie("session").value
-    end(client)
+    end(client, app, demo)
     thief = app.test_client()
     thief.set_cookie("session", stolen)
     response = thief.get(HOME)

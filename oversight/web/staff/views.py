@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -15,11 +14,10 @@ from flask import (
     render_template,
     request,
     send_file,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from wtforms.fields.choices import SelectChoice
 
 from oversight import search, security_log
@@ -46,6 +44,7 @@ from oversight.services import (
 from oversight.services.access import can, scope_filter
 from oversight.services.errors import Forbidden, InvalidData, NotFound, ServiceError
 from oversight.services.uow import unit_of_work
+from oversight.web import auth
 from oversight.web.common import apply_errors, organ_tree, read_uploads
 from oversight.web.diagram import state_diagram_svg
 from oversight.web.forms import ActionForm, LoginForm
@@ -80,13 +79,15 @@ def login():
             ).scalar_one_or_none()
             ok = (not throttle.blocked(key, now, max_fail, window) and user is not None
                   and user.check_password(form.password.data) and user.active)
-            if ok:
-                throttle.clear(key)
-            else:
+            if ok and not user.totp_secret:
+                throttle.clear(key)  # with a second factor, only the code's success clears it
+            elif not ok:
                 throttle.record_failure(key, now, window)
+        if ok and user.totp_secret:
+            auth.begin_second_step(user, _safe_next(form.next.data))
+            return redirect(url_for("staff.login_factor"))
         if ok:
-            session.clear()  # a fresh session at login: nothing from before carries over
-            login_user(user)
+            auth.start_session(user)
             return redirect(_safe_next(form.next.data))
         error = _("用户名或密码错误，或账号已被锁定，请稍后再试")
     status = 400 if request.method == "POST" else 200
@@ -97,8 +98,7 @@ def login():
 @login_required
 def logout():
     with unit_of_work():
-        user = db.session.get(User, current_user.id)
-        user.session_nonce = secrets.token_hex(16)
+        db.session.get(User, current_user.id).rotate_sessions()
     logout_user()
     flash(_("已退出登录"), "success")
     return redirect(url_for("staff.login"))
@@ -106,7 +106,7 @@ def logout():
 
 @bp.before_request
 def _require_login():
-    if request.endpoint in ("staff.login",):
+    if request.endpoint in ("staff.login", "staff.login_factor"):
         return None
     if not current_user.is_authenticated:
         return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
