@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 
 from oversight.extensions import db
 from oversight.models import Attachment
+from oversight.services import image_meta
 
 #: Allowed types by sniffed MIME, with the label used in messages. SVG and HTML are never
 #: allowed: they can carry script.
@@ -79,16 +80,18 @@ def storage_path(sha256: str) -> Path:
 
 def store(case: Any, upload: Upload, mime: str, *, user_id: int | None,
           from_public: bool) -> Attachment:
-    digest = hashlib.sha256(upload.content).hexdigest()
+    # Where the photo was taken goes before anything is kept (see image_meta).
+    content = image_meta.scrub(upload.content, mime)
+    digest = hashlib.sha256(content).hexdigest()
     path = storage_path(digest)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(upload.content)
+        tmp.write_bytes(content)
         os.replace(tmp, path)
     name = clean_name(upload.filename)
     att = Attachment(case_type=case.case_type, case_id=case.id, sha256=digest, mime=mime,
-                     size=len(upload.content), original_name=name,
+                     size=len(content), original_name=name,
                      uploaded_by_id=user_id, from_public=from_public)
     db.session.add(att)
     return att

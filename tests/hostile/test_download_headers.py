@@ -1,7 +1,6 @@
-"""PENDING (kept out of CI until fixed): a file download's Content-Security-Policy is
-``sandbox; default-src 'none'`` (set in staff.download, which replaces the app-wide
-policy), so it lacks ``frame-ancestors 'none'``; only the legacy X-Frame-Options: DENY
-forbids framing it."""
+"""A file download's own Content-Security-Policy (``sandbox; default-src 'none'``, set in
+staff.download in place of the app-wide policy) still forbids framing with
+``frame-ancestors 'none'``, not only with the legacy X-Frame-Options: DENY."""
 
 from __future__ import annotations
 
