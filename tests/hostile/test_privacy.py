@@ -13,7 +13,14 @@ import pytest
 import sqlalchemy as sa
 from consequence_helpers import LONG_AGO
 from helpers import login, user
-from hostile_helpers import SECRET_EMAIL, SECRETS, secret_complaint
+from hostile_helpers import (
+    SECRET_EMAIL,
+    SECRET_FILE,
+    SECRET_NAME,
+    SECRET_PHONE,
+    SECRETS,
+    secret_complaint,
+)
 from investigation_helpers import VIOLATION, fire
 from webhelpers import refreshed
 
@@ -144,3 +151,20 @@ def test_search_by_the_complainants_details_finds_nothing_for_others(app, handle
             assert response.status_code == 200
             assert number not in html, (username, secret)
             assert leaks(html) == [], (username, secret)
+
+
+@pytest.mark.parametrize("username, sees", [("intake", True), ("inspector", True),
+                                            ("leader", False), ("bj_leader", False)])
+def test_only_the_handling_organs_intake_and_inspectors_see_who_complained(
+        app, handled, demo, username, sees):
+    """A leader decides on the facts, not on who complained; an upper organ supervises
+    without the complainant's contact details either. (The evidence itself, file names
+    included, is for everyone who handles the case.)"""
+    complaint = handled[0]
+    client = app.test_client()
+    login(client, demo, username)
+    page = client.get(f"/staff/complaints/{complaint.id}").get_data(as_text=True)
+    assert complaint.number in page and SECRET_FILE in page
+    identity = (SECRET_NAME, SECRET_PHONE, SECRET_EMAIL)
+    shown = [s for s in identity if s in page]
+    assert (shown == list(identity)) if sees else (shown == []), shown
