@@ -105,7 +105,11 @@ def build_config(overrides: dict | None = None) -> dict:
         "SESSION_MAX_HOURS": _env_int("OVERSIGHT_SESSION_MAX_HOURS", 12),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": os.environ.get("OVERSIGHT_SECURE_COOKIES", "0") == "1",
+        # Secure cookies whenever the public address is HTTPS, unless told otherwise.
+        "SESSION_COOKIE_SECURE": os.environ.get(
+            "OVERSIGHT_SECURE_COOKIES",
+            "1" if os.environ.get("PUBLIC_BASE_URL", "").startswith("https://") else "0",
+        ) == "1",
         "WTF_CSRF_TIME_LIMIT": None,
         # Search (see README, "Search"): the index folder, and whether this process indexes
         # its own commits (turn off under gunicorn and run `oversight index --follow`).
