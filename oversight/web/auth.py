@@ -8,11 +8,13 @@ cookie's own lifetime: a cookie copied from a shared terminal dies with the time
 
 from __future__ import annotations
 
+import secrets
 import time
 
 from flask import Flask, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+from werkzeug.security import check_password_hash
 
 from oversight.services import second_factor
 
@@ -23,6 +25,22 @@ ENROLMENT_OPEN = frozenset({"staff.account_factor", "staff.logout", "staff.login
 SEEN_RESOLUTION = 30
 PENDING_KEY = "pending_factor"
 PENDING_SECONDS = 300
+
+
+def password_ok(user, password: str) -> bool:
+    """Check a login's password. An unknown user name costs the same hashing work as a
+    known one, so the answer's timing does not tell whether the account exists."""
+    if user is not None:
+        return user.check_password(password)
+    dummy = current_app.extensions.get("oversight_dummy_hash")
+    if dummy is None:
+        from oversight.models import User
+
+        probe = User()
+        probe.set_password(secrets.token_urlsafe(16))
+        dummy = current_app.extensions["oversight_dummy_hash"] = probe.password_hash
+    check_password_hash(dummy, password)
+    return False
 
 
 def _now() -> int:

@@ -117,6 +117,13 @@ MUTANTS = [
            "        if user is None or not user.active or user.session_nonce != nonce:",
            "        if user is None or not user.active:",
            ("tests/hostile/test_sessions.py::test_an_old_session_cookie_is_refused",)),
+    Mutant("11 an unknown user name costs the same work as a wrong password",
+           "oversight/web/auth.py",
+           "    if user is not None:\n        return user.check_password(password)\n",
+           "    if user is not None:\n        return user.check_password(password)\n"
+           "    return False\n",
+           ("tests/hostile/test_sessions.py::"
+            "test_an_unknown_user_costs_the_same_hashing_as_a_wrong_password",)),
     Mutant("11 sessions time out",
            "oversight/web/auth.py",
            "        if _expired(now):",

@@ -104,3 +104,28 @@ def test_next_stays_on_this_site(app, demo, via):
 def test_the_login_form_carries_only_a_local_next(app):
     html = app.test_client().get("/staff/login?next=//evil.example").get_data(as_text=True)
     assert 'href="//evil.example' not in html and "action=\"//evil" not in html
+
+
+def test_an_unknown_user_costs_the_same_hashing_as_a_wrong_password(app, demo, monkeypatch):
+    """The message is the same; so is the work, so timing does not reveal accounts."""
+    import werkzeug.security
+
+    from oversight.models import org
+    from oversight.web import auth
+
+    methods = []
+    real = werkzeug.security.check_password_hash
+
+    def spy(pwhash, password):
+        methods.append(pwhash.split("$", 1)[0])
+        return real(pwhash, password)
+
+    monkeypatch.setattr(org, "check_password_hash", spy)
+    monkeypatch.setattr(auth, "check_password_hash", spy)
+    client = app.test_client()
+    known = client.post("/staff/login", data={"username": "intake", "password": "wrong-1"})
+    unknown = client.post("/staff/login", data={"username": "nobody", "password": "wrong-1"})
+    assert known.status_code == unknown.status_code == 400
+    assert known.get_data(as_text=True).replace("intake", "nobody") \
+        == unknown.get_data(as_text=True)
+    assert len(methods) == 2 and methods[0] == methods[1]

@@ -77,8 +77,8 @@ def login():
             user = db.session.execute(
                 sa.select(User).where(User.username == form.username.data.strip())
             ).scalar_one_or_none()
-            ok = (not throttle.blocked(key, now, max_fail, window) and user is not None
-                  and user.check_password(form.password.data) and user.active)
+            ok = (not throttle.blocked(key, now, max_fail, window)
+                  and auth.password_ok(user, form.password.data) and user.active)
             if ok and not user.totp_secret:
                 throttle.clear(key)  # with a second factor, only the code's success clears it
             elif not ok:
