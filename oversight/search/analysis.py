@@ -154,14 +154,19 @@ def _word_info(word: str) -> tuple[bool, tuple[tuple[str, int], ...]]:
     return True, tuple(inner)
 
 
-class WordTokenizer(Tokenizer):
-    """rjieba words at word positions; see the module docstring."""
+class _StatelessTokenizer(Tokenizer):
+    """A tokenizer without settings: any two of a class are equal (Whoosh compares a
+    stored schema's analyzers with the code's)."""
 
     def __eq__(self, other):
         return self.__class__ is other.__class__
 
     def __hash__(self):
         return hash(self.__class__.__name__)
+
+
+class WordTokenizer(_StatelessTokenizer):
+    """rjieba words at word positions; see the module docstring."""
 
     def __call__(self, value, positions=False, chars=False, keeporiginal=False,
                  removestops=True, start_pos=0, start_char=0, tokenize=True, mode="",
@@ -205,14 +210,8 @@ class WordTokenizer(Tokenizer):
             pos += 1
 
 
-class BigramTokenizer(Tokenizer):
+class BigramTokenizer(_StatelessTokenizer):
     """Chinese character bigrams and Latin/digit runs; see the module docstring."""
-
-    def __eq__(self, other):
-        return self.__class__ is other.__class__
-
-    def __hash__(self):
-        return hash(self.__class__.__name__)
 
     def __call__(self, value, positions=False, chars=False, keeporiginal=False,
                  removestops=True, start_pos=0, start_char=0, tokenize=True, mode="",
