@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from helpers import make_complaint, organ
 from investigation_helpers import add_user
 
 from workflows.roles import Role
@@ -16,11 +15,3 @@ def staff(demo):
     add_user("hd_inspector", Role.INSPECTOR, "BJ-HD")
     add_user("nt_inspector", Role.INSPECTOR, "NT-CC")
     return demo
-
-
-def complain(organ_code: str = "BJ-CY", **overrides):
-    """File a complaint at ``organ_code`` with that organ's first category."""
-    site = organ(organ_code)
-    overrides.setdefault("category_code", site.pack.categories[0].code)
-    complaint, _code = make_complaint(organ_id=site.id, **overrides)
-    return complaint

@@ -8,9 +8,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import complain
 from helpers import days, organ, user
 from investigation_helpers import fire, open_on_initiative
+from search_helpers import complain
 from whoosh import query as wq
 
 from oversight import search as search_pkg

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import complain
 from helpers import user
+from search_helpers import complain
 
 from oversight.search import search
 from oversight.search.query import parse

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import complain
 from helpers import organ, user
 from investigation_helpers import fire
 from markupsafe import Markup
+from search_helpers import complain
 from whoosh import query as wq
 
 from oversight.search import SearchResult, search
