@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
@@ -75,6 +76,26 @@ def create_user_command(username, display_name, role, organ_code, badge, email, 
     click.echo(_("已创建账号 %(username)s", username=username))
 
 
+@click.command("reset-factor")
+@click.option("--username", required=True)
+@click.option("--reason", required=True, help="why, for the security log (e.g. lost phone)")
+@with_appcontext
+def reset_factor_command(username, reason):
+    """Turn off an account's second factor and end its sessions (for an admin who lost
+    their phone; other accounts are reset on /admin/security)."""
+    from oversight.extensions import db
+    from oversight.models import User
+    from oversight.services import second_factor
+    from oversight.services.uow import unit_of_work
+
+    with unit_of_work():
+        user = db.session.execute(sa.select(User).where(User.username == username)).scalar()
+        if user is None:
+            raise click.ClickException(_("未找到账号 %(username)s", username=username))
+        second_factor.remove(user, by=None, reason=reason)
+    click.echo(_("已重置 %(username)s 的两步验证，其现有登录均已失效", username=username))
+
+
 @click.command("verify-log")
 @with_appcontext
 def verify_log_command():
@@ -97,6 +118,43 @@ def verify_log_command():
                    f"and {notices} notices")
         sys.exit(1)
     click.echo(f"OK: {total} events and {notices} notices verify")
+
+
+@click.command("backup")
+@click.option("--to", "dest", type=click.Path(path_type=Path), default=None,
+              help="a directory (created if missing; default instance/backups) or a new "
+                   "file name ending in .tar")
+@with_appcontext
+def backup_command(dest):
+    """Write one archive (mode 0600) of the database, the evidence files and a manifest;
+    safe while the app runs. The search index is not included."""
+    from oversight.backup import BackupError, take_backup
+
+    try:
+        result = take_backup(dest)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in result.lines():
+        click.echo(line)
+
+
+@click.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="replace a database that already holds cases")
+@with_appcontext
+def restore_command(archive, force):
+    """Restore a backup archive with the app stopped, then check it as verify-log does;
+    exit status 1 when refused or when any check fails."""
+    from oversight.backup import BackupError, restore_archive
+
+    try:
+        report = restore_archive(archive, force=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)
 
 
 @click.command("expire-suspensions")
@@ -164,6 +222,24 @@ def reindex_command():
     click.echo(_("检索索引已重建：%(n)s 件案件", n=count))
 
 
+@click.command("sweep-attachments")
+@click.option("--grace-minutes", default=60, show_default=True, type=click.IntRange(0),
+              help="spare unreferenced files this young while the server may be writing")
+@with_appcontext
+def sweep_attachments_command(grace_minutes):
+    """Remove evidence files no case refers to (left by a crash between writing a file and
+    committing its case): run it before the server starts and from cron."""
+    from oversight.services.attachments import sweep_orphans
+
+    result = sweep_orphans(grace_seconds=grace_minutes * 60)
+    for name in result.removed:
+        click.echo(name)
+    click.echo(_("已清理无引用的证据文件 %(n)s 个", n=len(result.removed)))
+    if not result.exact:
+        click.echo(_("有进程正在写入附件：%(m)s 分钟内的 %(n)s 个文件暂未清理",
+                     m=grace_minutes, n=result.spared))
+
+
 @click.command("run")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
@@ -193,10 +269,11 @@ def build_cli() -> FlaskGroup:
     cli = FlaskGroup(create_app=_create, add_default_commands=False,
                      add_version_option=False, load_dotenv=False,
                      help=_("辅警监督 · Oversight"))
-    for command in (run_command, seed_demo_command, create_user_command, verify_log_command,
+    for command in (run_command, seed_demo_command, create_user_command, reset_factor_command,
+                    verify_log_command,
                     expire_suspensions_command, deadlines_command, index_command,
-                    reindex_command,
-                    shell_command, routes_command):
+                    reindex_command, sweep_attachments_command, backup_command,
+                    restore_command, shell_command, routes_command):
         cli.add_command(command)
     return cli
 
