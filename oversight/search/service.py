@@ -107,6 +107,11 @@ def scope_docs(ident: tuple, searcher, organ_id: int) -> list[int]:
             return docs
     docs = engine_for(searcher).scope(organ_id)
     with _scope_lock:
+        # Lists of another generation of the same index are dead weight (each as long as
+        # its scope): with one generation per indexer pass, the soak (bench/soak.py) saw
+        # every worker fill the cache with them.
+        for old in [k for k in _scope_cache if k[0][:2] == ident[:2] and k[0] != ident]:
+            del _scope_cache[old]
         _scope_cache[key] = docs
         while len(_scope_cache) > SCOPE_CACHE_SIZE:
             _scope_cache.popitem(last=False)

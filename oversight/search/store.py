@@ -89,6 +89,11 @@ def live_index_dir(root: Path) -> Path | None:
     return root / name
 
 
+#: How long a file no commit uses any more stays on disk for searchers opened before: well
+#: beyond a request (gunicorn kills a worker after 30 s by default).
+KEEP_UNUSED_SECONDS = 120
+
+
 class MappedFileStorage(FileStorage):
     """A Whoosh ``FileStorage`` whose files are read through ``mmap``: every posting block
     and column value ``engine`` reads is then a memory copy instead of a seek and a read
@@ -102,6 +107,26 @@ class MappedFileStorage(FileStorage):
             except ValueError:  # an empty file cannot be mapped
                 return super().open_file(name, **kwargs)
         return StructFile(mapped, name=name, **kwargs)
+
+    def delete_file(self, name):
+        """Whoosh deletes the files of merged segments at the commit, but a searcher opened
+        before it opens some of them only on first use (stored fields, columns): gone, the
+        read failed (the case page's similar cases answered 500 under the soak,
+        bench/soak.py) or a column read as empty. So a file is deleted only once it has
+        been unused for ``KEEP_UNUSED_SECONDS`` (an empty ``.unused-<name>`` marker keeps
+        the time a commit first left it unused); until then this refuses the way Whoosh
+        expects of a file still open (OSError) and a later commit deletes it."""
+        marker = self._fpath(f".unused-{name}")
+        try:
+            since = os.stat(marker).st_mtime
+        except FileNotFoundError:
+            open(marker, "wb").close()
+            since = time.time()
+        if time.time() - since < KEEP_UNUSED_SECONDS:
+            raise OSError(f"{name} is kept while searchers opened before may read it")
+        with contextlib.suppress(FileNotFoundError):
+            super().delete_file(name)
+        os.remove(marker)
 
 
 def open_index(path: Path):

@@ -1,16 +1,24 @@
 """Evidence files: type sniffed from the content, size-checked, stored by content hash under
-instance/ with a server-generated name, and recorded against a case."""
+instance/ with a server-generated name, and recorded against a case.
+
+A file is written, and flushed to disk, before the transaction that records it commits, so
+a committed row always has its file. A process killed in between leaves a file no row
+references: ``sweep_orphans`` (``oversight sweep-attachments``) removes those."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import threading
+import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import filetype
+import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -84,17 +92,149 @@ def store(case: Any, upload: Upload, mime: str, *, user_id: int | None,
     content = image_meta.scrub(upload.content, mime)
     digest = hashlib.sha256(content).hexdigest()
     path = storage_path(digest)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(content)
-        os.replace(tmp, path)
+    _write(path, content)
     name = clean_name(upload.filename)
     att = Attachment(case_type=case.case_type, case_id=case.id, sha256=digest, mime=mime,
                      size=len(content), original_name=name,
                      uploaded_by_id=user_id, from_public=from_public)
     db.session.add(att)
     return att
+
+
+#: Every process that writes evidence files holds this lock file (shared) from its first
+#: write until it exits, since the transaction that records a file may still be open. A
+#: sweep that gets it exclusively knows that no such transaction exists.
+WRITERS_LOCK = ".writers.lock"
+_writers_lock: dict[str, int] = {}
+_writers_mutex = threading.Lock()
+
+
+def _hold_writers_lock(root: Path) -> None:
+    key = str(root)
+    with _writers_mutex:
+        if key in _writers_lock:
+            return
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(root / WRITERS_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a sweep runs
+        # One upload folder per process in production; tests move from folder to folder,
+        # and a folder left behind needs no lock.
+        for old in _writers_lock.values():
+            os.close(old)
+        _writers_lock.clear()
+        _writers_lock[key] = fd
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write(path: Path, content: bytes) -> None:
+    """Put a file in place durably (before the commit that records it)."""
+    root = path.parent.parent
+    _hold_writers_lock(root)
+    try:
+        # The same evidence again: keep the file, but make it young, so a sweep running
+        # now spares it; if a sweep has just removed it, it is written again below.
+        os.utime(path)
+        return
+    except FileNotFoundError:
+        pass
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _fsync_dir(root)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}-{threading.get_ident()}")
+    with open(tmp, "wb") as fh:
+        fh.write(content)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+@dataclass
+class SweepResult:
+    #: no process could have been writing: every unreferenced file was removed
+    exact: bool
+    #: removed files, relative to the upload folder
+    removed: list[str] = field(default_factory=list)
+    #: unreferenced files spared because they are younger than the grace period
+    spared: int = 0
+
+
+def _is_digest(name: str) -> bool:
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+
+
+def sweep_orphans(grace_seconds: float = 3600) -> SweepResult:
+    """Remove the evidence files no attachment row references: left by a process killed
+    between writing a file and committing its row (and temporary files of a write cut
+    short). Safe to run at any time, from cron or before the server starts.
+
+    When no live process holds the writers lock (after a crash or a restart, before the
+    first upload) no transaction can still be about to commit, so every unreferenced file
+    goes, and a process that starts writing meanwhile waits for the sweep. Otherwise a file
+    younger than ``grace_seconds`` is spared: its transaction may still be open. A file
+    that becomes young while it is being removed (the same evidence uploaded again) is put
+    back."""
+    root = Path(current_app.config["UPLOAD_FOLDER"])
+    if not root.is_dir():
+        return SweepResult(exact=True)
+    fd = os.open(root / WRITERS_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            exact = True
+        except BlockingIOError:
+            exact = False
+        # The cutoff is taken before the rows are read: a file made young after it belongs
+        # to a transaction that may commit after the read.
+        cutoff = time.time() - (0 if exact else grace_seconds)
+        referenced = set(db.session.execute(sa.select(Attachment.sha256).distinct()).scalars())
+        result = SweepResult(exact=exact)
+        for sub in sorted(p for p in root.iterdir() if p.is_dir() and len(p.name) == 2):
+            for path in sorted(sub.iterdir()):
+                _sweep_one(path, referenced, cutoff, exact, result)
+        return result
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _sweep_one(path: Path, referenced: set[str], cutoff: float, exact: bool,
+               result: SweepResult) -> None:
+    name = path.name
+    digest, dot, _rest = name.partition(".")
+    if not _is_digest(digest):
+        return  # not ours
+    if not dot and digest in referenced:
+        return
+    if dot and ".sweep" in name and digest in referenced:
+        # A sweep stopped half-way through putting back a file in use.
+        final = path.with_name(digest)
+        if not final.exists():
+            os.replace(path, final)
+            return
+    try:
+        if path.lstat().st_mtime >= cutoff:
+            result.spared += 1
+            return
+        if dot or exact:
+            path.unlink()
+        else:
+            moved = path.with_name(f"{digest}.sweep")
+            os.rename(path, moved)
+            if moved.stat().st_mtime >= cutoff:
+                os.replace(moved, path)  # uploaded again meanwhile: in use after all
+                result.spared += 1
+                return
+            moved.unlink()
+    except FileNotFoundError:
+        return
+    result.removed.append(f"{path.parent.name}/{name}")
 
 
 def for_case(case: Any) -> list[Attachment]:

@@ -40,7 +40,6 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     filters.register(app)
-    auth.register(app)
 
     login_manager.login_view = "staff.login"
     login_manager.login_message = _l("请先登录")
@@ -73,6 +72,10 @@ def register_web(app: Flask) -> None:
         token = g.pop("write_token", None)
         if token is not None:
             storage.reset_write_intent(token)
+
+    # After _begin: the session checks load the user, and on SQLite that first read opens
+    # the request's transaction, which must already know it will write (BEGIN IMMEDIATE).
+    auth.register(app)
 
     @app.after_request
     def _headers(response):

@@ -1,0 +1,86 @@
+"""Soak in CI: ``bench/soak.py`` for 60 seconds against the real server (gunicorn with two
+workers and the search indexer): public submissions, tracking look-ups (right and wrong
+codes), staff sign-ins, queues, case pages, transitions through the staff form (accept,
+add a note) and searches, all at once. No response may be a 5xx, no request may fail on
+the network, every kind must succeed at least once, and no worker's memory may rise by
+more than the recorded bound after the warm-up. No timing is asserted: latencies go to
+the benchmark's results, not to a test that must pass on any machine.
+
+SQLite (instance made with the migrations) by default; PostgreSQL when TEST_DATABASE_URL
+is set. The last tests pin down, in one process, two faults the soak found in search.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import PG_URL, make_complaint, user
+
+from oversight.search import index_pending, search
+from oversight.search import service as search_service
+from oversight.search.store import index_root, pool_for
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+try:
+    import server
+    import soak
+finally:
+    sys.path.remove(str(ROOT / "bench"))
+
+SECONDS = 60
+
+
+@pytest.fixture
+def instance(request, tmp_path) -> server.Instance:
+    """A seeded instance: SQLite through the migrations, or the suite's PostgreSQL."""
+    if PG_URL:
+        request.getfixturevalue("app")  # the session's schema, truncated (tests/conftest.py)
+    return server.instance_for_tests(tmp_path / "instance", PG_URL)
+
+
+def test_soak_under_mixed_traffic(instance):
+    result = soak.run(SECONDS, instance=instance)
+
+    assert result["server_errors"] == 0, result["server_log_errors"]
+    assert result["network_errors"] == 0 and result["failures"] == {}, result["failures"]
+    assert result["unexpected_statuses"] == {}, result["unexpected_statuses"]
+    assert set(result["success_by_kind"]) == set(soak.EXPECTED)
+    failed = [kind for kind, n in result["success_by_kind"].items() if n == 0]
+    assert failed == [], result["requests"]
+    workers = result["memory"]["workers"]
+    assert len(workers) == result["parameters"]["workers"]  # none replaced
+    for pid, worker in workers.items():
+        assert worker["rise_mb"] <= soak.BOUND_MB, (pid, worker["rise_mb"])
+    assert result["verdict"] == {"ok": True, "reasons": []}
+
+
+def test_a_searcher_opened_before_a_merge_still_reads(app, demo):
+    """The indexer merges segments every few passes; a searcher a request opened just
+    before must still read the merged segments' stored fields (Whoosh opens them on first
+    use: deleted at the commit, the case page's similar cases answered 500)."""
+    pool = pool_for(index_root())
+    for i in range(12):  # several merges (one every eight segments)
+        make_complaint(narrative=f"第{i}件：辅警在路口执勤时态度蛮横，辱骂群众并推搡。")
+        index_pending()
+        with pool.searcher() as (_ident, searcher):
+            make_complaint(narrative=f"第{i}件之后：辅警态度蛮横，辱骂群众。")
+            index_pending()
+            keys = {searcher.stored_fields(d)["key"] for d in range(searcher.doc_count_all())}
+            assert keys == {f"complaint:{n}" for n in range(1, 2 * i + 2)}
+
+
+def test_scope_lists_of_older_generations_are_dropped(app, demo):
+    """Each indexer pass is a new generation of the index; the organ-scope lists cached
+    for older ones are never read again and must not pile up in every worker."""
+    intake = user("intake")
+    index_pending()  # an empty index first: Whoosh gives it no generation number (None)
+    assert search(intake, "态度蛮横").hits == []
+    for i in range(6):
+        make_complaint(narrative=f"第{i}件：辅警在路口执勤时态度蛮横，辱骂群众并推搡。")
+        index_pending()
+        assert len(search(intake, "态度蛮横").hits) == i + 1
+    root = str(index_root())
+    assert len([k for k in search_service._scope_cache if k[0][0] == root]) == 1
