@@ -88,12 +88,13 @@ def enrol(user: User, secret: str, code: str, now: dt.datetime | None = None) ->
     return True
 
 
-def remove(user: User, *, by: User, reason: str) -> None:
-    """Turn the factor off (by the user, or reset by an admin after a lost phone)."""
+def remove(user: User, *, by: User | None, reason: str) -> None:
+    """Turn the factor off: by the user, reset by an admin after a lost phone, or by an
+    operator on the command line (``by`` None) when the admin is the one locked out."""
     user.totp_secret = ""
     user.totp_last_step = 0
     user.rotate_sessions()
-    security_log.log("totp_removed", user=user.id, by=by.id, reason=reason)
+    security_log.log("totp_removed", user=user.id, by=by.id if by else "cli", reason=reason)
 
 
 def required_roles() -> frozenset[Role]:

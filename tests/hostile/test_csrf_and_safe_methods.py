@@ -42,7 +42,7 @@ def routes(app, method: str, values: dict) -> list[str]:
 
 def url_values(complaint) -> dict:
     return {"segment": "complaints", "case_id": complaint.id, "trigger": "accept",
-            "supervision_id": 1, "flag_id": 1, "file_id": 1, "officer_id": 1,
+            "supervision_id": 1, "flag_id": 1, "file_id": 1, "officer_id": 1, "user_id": 1,
             "number": notices_of(complaint)[0].number if notices_of(complaint)
             else "GZ2026000001", "pack_id": "beijing-2022", "case_type": "complaint"}
 

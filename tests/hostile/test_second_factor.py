@@ -226,3 +226,22 @@ def test_an_admin_cannot_disable_their_own_account(app, demo):
     admin.post(f"/admin/users/{user('admin').id}/active", data={"active": "0"})
     assert user("admin").active
     assert admin.get("/admin/").status_code == 200
+
+
+def test_an_operator_resets_a_locked_out_admin_on_the_command_line(app, demo, caplog):
+    from oversight.cli import build_cli
+
+    admin = app.test_client()
+    login(admin, demo, "admin")
+    enrol(admin)
+    runner = app.test_cli_runner()
+    result = runner.invoke(build_cli(), ["reset-factor", "--username", "nobody",
+                                         "--reason", "x"])
+    assert result.exit_code != 0 and "未找到账号" in result.output
+    with caplog.at_level("WARNING", logger="oversight.security"):
+        result = runner.invoke(build_cli(), ["reset-factor", "--username", "admin",
+                                             "--reason", "lost phone"])
+    assert result.exit_code == 0, result.output
+    assert user("admin").totp_secret == ""
+    assert admin.get("/admin/").status_code == 302  # the old session ended too
+    assert any("by=cli" in r.getMessage() for r in caplog.records)
