@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from oversight.extensions import db
-from oversight.models import Appeal, DisciplinaryDecision, Investigation, User
+from oversight.models import Appeal, DisciplinaryDecision, Investigation, Organ, User
 from oversight.models.org import EmploymentStatus
 from oversight.services import numbering, registry, workflow
 from oversight.services.access import can
@@ -51,15 +51,19 @@ def closed_on(moment: dt.datetime) -> str:
 
 
 def for_officer(officer_id: int) -> list[DisciplinaryDecision]:
+    """Newest first, with their organs (a decision's measure is its organ's pack's)."""
     return list(db.session.execute(
         sa.select(DisciplinaryDecision).where(DisciplinaryDecision.officer_id == officer_id)
+        .options(sa.orm.selectinload(DisciplinaryDecision.organ))
         .order_by(DisciplinaryDecision.created_at.desc(), DisciplinaryDecision.id.desc())
     ).scalars())
 
 
 def for_investigation(inv: Investigation) -> list[DisciplinaryDecision]:
+    """With their organs (a decision's measure is its organ's pack's)."""
     return list(db.session.execute(
         sa.select(DisciplinaryDecision).where(DisciplinaryDecision.investigation_id == inv.id)
+        .options(sa.orm.selectinload(DisciplinaryDecision.organ))
         .order_by(DisciplinaryDecision.id)).scalars())
 
 
@@ -69,8 +73,10 @@ def appeal_of(decision: DisciplinaryDecision) -> Appeal | None:
 
 
 def appeals_for_officer(officer_id: int) -> list[Appeal]:
+    """Newest first, with the reviewing organs (checked against the viewer's scope)."""
     return list(db.session.execute(
         sa.select(Appeal).where(Appeal.officer_id == officer_id)
+        .options(sa.orm.selectinload(Appeal.organ))
         .order_by(Appeal.created_at.desc(), Appeal.id.desc())).scalars())
 
 
@@ -331,12 +337,18 @@ def file_appeal(decision: DisciplinaryDecision, actor: Any, grounds: str, now: d
 
 
 def eligible_reviewers(appeal: Appeal) -> list[User]:
-    """Leaders of the reviewing organ's tree, never the decision's approver."""
+    """Leaders of the reviewing organ's tree, never the decision's approver. One query,
+    with their organs (the choice shows each leader's organ)."""
     organ = appeal.organ
-    return [u for u in db.session.execute(
-        sa.select(User).where(User.role == Role.LEADER, User.active.is_(True))
-        .order_by(User.display_name, User.id)).scalars()
-        if u.organ.path.startswith(organ.path) and u.id != appeal.decision.approved_by_id]
+    approver = appeal.decision.approved_by_id
+    q = (sa.select(User).join(Organ, User.organ_id == Organ.id)
+         .where(User.role == Role.LEADER, User.active.is_(True),
+                Organ.path.startswith(organ.path))
+         .options(sa.orm.contains_eager(User.organ))
+         .order_by(User.display_name, User.id))
+    if approver is not None:
+        q = q.where(User.id != approver)
+    return list(db.session.execute(q).scalars())
 
 
 def _designate(case: Appeal, actor: Any, data: dict, now: dt.datetime) -> dict:

@@ -76,19 +76,34 @@ class Counted:
     accepted_at: dt.datetime
 
 
+def _chain(organ: Organ) -> list[int]:
+    return [int(part) for part in (organ.path or "").strip("/").split("/") if part] \
+        or [organ.id]
+
+
 def thresholds_for(organ: Organ) -> Thresholds:
     """The organ's own row, else the nearest ancestor's (``path`` is "/1/4/9/"), else the
     defaults (3 in 12 months, any category)."""
-    chain = [int(part) for part in (organ.path or "").strip("/").split("/") if part] \
-        or [organ.id]
+    return thresholds_of([organ])[organ.id]
+
+
+def thresholds_of(organs: list[Organ]) -> dict[int, Thresholds]:
+    """``thresholds_for`` of several organs, by id: one query for all their rows (and one
+    for the organs whose rows apply, unless already loaded)."""
+    chains = {organ.id: _chain(organ) for organ in organs}
+    wanted = {oid for chain in chains.values() for oid in chain}
     rows = {row.organ_id: row for row in db.session.execute(
-        sa.select(InterventionRule).where(InterventionRule.organ_id.in_(chain))).scalars()}
-    for organ_id in reversed(chain):
-        row = rows.get(organ_id)
-        if row is not None:
-            return Thresholds(row.threshold, row.months, tuple(row.repeat_categories or ()),
-                              db.session.get(Organ, organ_id))
-    return Thresholds(DEFAULT_THRESHOLD, DEFAULT_MONTHS, (), None)
+        sa.select(InterventionRule).where(InterventionRule.organ_id.in_(wanted))).scalars()}
+    applying = {}
+    for organ_id, chain in chains.items():
+        applying[organ_id] = next((rows[a] for a in reversed(chain) if a in rows), None)
+    sources = {row.organ_id for row in applying.values() if row is not None}
+    source_organs = {o.id: o for o in db.session.execute(
+        sa.select(Organ).where(Organ.id.in_(sources))).scalars()} if sources else {}
+    return {organ_id: Thresholds(row.threshold, row.months, tuple(row.repeat_categories or ()),
+                                 source_organs[row.organ_id])
+            if row is not None else Thresholds(DEFAULT_THRESHOLD, DEFAULT_MONTHS, (), None)
+            for organ_id, row in applying.items()}
 
 
 def window_start(now: dt.datetime, months: int) -> dt.datetime:
@@ -194,10 +209,11 @@ def category_label(pack: Any, code: str) -> str:
         return code
 
 
-def describe(flag: OfficerFlag) -> str:
-    """The flag's reason in one line, with the thresholds as they are now."""
+def describe(flag: OfficerFlag, rule: Thresholds | None = None) -> str:
+    """The flag's reason in one line, with the thresholds as they are now (``rule``: those
+    of the flag's organ, when the caller has them already)."""
     organ = db.session.get(Organ, flag.organ_id)
-    rule = thresholds_for(organ)
+    rule = rule or thresholds_for(organ)
     count = len(flag.complaint_ids or [])
     if flag.kind == KIND_REPEAT:
         return _("%(months)s个月内同类投诉 %(n)s 件（%(category)s）", months=rule.months,
@@ -218,12 +234,23 @@ def accepted_dates(complaint_ids: list[int]) -> dict[int, dt.datetime]:
 
 
 def complaints_of(flags: list[OfficerFlag]) -> dict[int, Complaint]:
-    """The complaints these flags list, by id, in one query."""
+    """The complaints these flags list, by id, with their organs (their pack names the
+    category; scope is checked against them)."""
     ids = {cid for f in flags for cid in (f.complaint_ids or [])}
     if not ids:
         return {}
     return {c.id: c for c in db.session.execute(
-        sa.select(Complaint).where(Complaint.id.in_(ids))).scalars()}
+        sa.select(Complaint).where(Complaint.id.in_(ids))
+        .options(sa.orm.selectinload(Complaint.organ))).scalars()}
+
+
+def flag_organs(flags: list[OfficerFlag]) -> dict[int, Organ]:
+    """The organs these flags belong to, by id, in one query."""
+    ids = {f.organ_id for f in flags}
+    if not ids:
+        return {}
+    return {o.id: o for o in db.session.execute(
+        sa.select(Organ).where(Organ.id.in_(ids))).scalars()}
 
 
 def _queue_mail(officer: Officer, raised: list[OfficerFlag], counted: list[Counted],

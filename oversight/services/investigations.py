@@ -57,19 +57,31 @@ RUNNING_STATES = (InvestigationState.ASSIGNED,) + OPEN_STATES
 
 def eligible_inspectors(organ: Organ) -> list[User]:
     """Active inspectors who may work on an investigation of ``organ``: those whose scope
-    (their organ and its subtree) contains it."""
+    (their organ and its subtree) contains it. With their organs (the choice names them)."""
     return list(db.session.execute(
         sa.select(User).join(Organ, User.organ_id == Organ.id)
         .where(User.role == Role.INSPECTOR, User.active.is_(True),
                sa.literal(organ.path).startswith(Organ.path))
+        .options(sa.orm.contains_eager(User.organ))
         .order_by(Organ.path, User.display_name, User.id)
     ).scalars())
 
 
 def linked_complaints(inv: Investigation) -> list[Complaint]:
+    """With their organs (each one's category is its organ's pack's)."""
     return list(db.session.execute(
-        sa.select(Complaint).where(Complaint.investigation_id == inv.id).order_by(Complaint.id)
+        sa.select(Complaint).where(Complaint.investigation_id == inv.id)
+        .options(sa.orm.selectinload(Complaint.organ)).order_by(Complaint.id)
     ).scalars())
+
+
+def team_of(inv: Investigation) -> dict[int, User]:
+    """The lead and the assistants by id, in one query (the page names each of them)."""
+    ids = sorted(inv.team_ids)
+    if not ids:
+        return {}
+    return {u.id: u for u in db.session.execute(
+        sa.select(User).where(User.id.in_(ids))).scalars()}
 
 
 def evidence_of(inv: Investigation) -> list[EvidenceEntry]:
@@ -82,8 +94,10 @@ def evidence_of(inv: Investigation) -> list[EvidenceEntry]:
 
 
 def for_officer(officer_id: int) -> list[Investigation]:
+    """Newest first, with their organs (shown, and checked against the viewer's scope)."""
     return list(db.session.execute(
         sa.select(Investigation).where(Investigation.officer_id == officer_id)
+        .options(sa.orm.selectinload(Investigation.organ))
         .order_by(Investigation.created_at.desc(), Investigation.id.desc())
     ).scalars())
 
@@ -630,8 +644,10 @@ def conflicted_teams(decl: ConflictDeclaration) -> list[Investigation]:
 
 
 def declarations_of(user: User) -> list[ConflictDeclaration]:
+    """Newest first, with the officers they name (the list shows them)."""
     return list(db.session.execute(
         sa.select(ConflictDeclaration).where(ConflictDeclaration.user_id == user.id)
+        .options(sa.orm.selectinload(ConflictDeclaration.officer))
         .order_by(ConflictDeclaration.declared_at.desc(), ConflictDeclaration.id.desc())
     ).scalars())
 

@@ -46,8 +46,12 @@ def amount(value: Any, field: str) -> int:
 
 
 def for_officer(officer_id: int) -> list[Recovery]:
+    """Newest first, with their organs, instalments and payments (the officer's record
+    shows each one's balance and overdue instalments)."""
     return list(db.session.execute(
         sa.select(Recovery).where(Recovery.officer_id == officer_id)
+        .options(sa.orm.selectinload(Recovery.organ), sa.orm.selectinload(Recovery.instalments),
+                 sa.orm.selectinload(Recovery.payments))
         .order_by(Recovery.created_at.desc(), Recovery.id.desc())).scalars())
 
 

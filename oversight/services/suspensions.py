@@ -82,8 +82,10 @@ def is_suspended(officer: Any, now: dt.datetime | None = None) -> bool:
 
 
 def for_officer(officer_id: int) -> list[Suspension]:
+    """Newest first, with their organs (whoever views them is checked against it)."""
     return list(db.session.execute(
         sa.select(Suspension).where(Suspension.officer_id == officer_id)
+        .options(sa.orm.selectinload(Suspension.organ))
         .order_by(Suspension.created_at.desc(), Suspension.id.desc())
     ).scalars())
 

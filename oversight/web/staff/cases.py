@@ -31,6 +31,10 @@ class CasePage:
     prepare_form: Callable[[Any, Any], None] = _no_choices
     #: one line describing a case in the queue (the number and state are shown anyway)
     summary: Callable[[Any], str] = lambda case: ""
+    #: loader options for what ``summary`` reads beyond the case row (its officer, the
+    #: decision an appeal is about), given the model: the queue loads them with the page
+    #: of cases, so a page costs the same few queries whatever it lists
+    summary_loads: Callable[[Any], tuple] = lambda model: ()
     #: pages that open a case of this type from the queue: (endpoint, label, roles)
     new_links: tuple[tuple[str, Any, frozenset], ...] = ()
 

@@ -268,10 +268,14 @@ def _decision_summary(case: DisciplinaryDecision) -> str:
              name=case.officer.name, measure=case.measure.label)
 
 
+def _officer_loads(model: Any) -> tuple:
+    return (sa.orm.selectinload(model.officer),)
+
+
 register_page(CasePage(case_type="discipline", segment="discipline",
                        facts_template="staff/facts/discipline.html",
                        context=_decision_context, prepare_form=_decision_choices,
-                       summary=_decision_summary))
+                       summary=_decision_summary, summary_loads=_officer_loads))
 
 
 # --- the generic case page: appeals ---------------------------------------------------------
@@ -299,9 +303,16 @@ def _appeal_summary(case: Appeal) -> str:
              measure=case.decision.measure.label)
 
 
+def _appeal_loads(model: Any) -> tuple:
+    # the summary names the decision and its measure (the decision's pack: its organ)
+    return (sa.orm.selectinload(model.officer),
+            sa.orm.selectinload(model.decision).joinedload(DisciplinaryDecision.organ))
+
+
 register_page(CasePage(case_type="appeal", segment="appeals",
                        facts_template="staff/facts/appeal.html", context=_appeal_context,
-                       prepare_form=_appeal_choices, summary=_appeal_summary))
+                       prepare_form=_appeal_choices, summary=_appeal_summary,
+                       summary_loads=_appeal_loads))
 
 
 # --- the generic case page: recoveries ------------------------------------------------------
@@ -333,5 +344,6 @@ def _recovery_summary(case: Recovery) -> str:
 register_page(CasePage(case_type="recovery", segment="recoveries",
                        facts_template="staff/facts/recovery.html", context=_recovery_context,
                        prepare_form=_recovery_choices, summary=_recovery_summary,
+                       summary_loads=_officer_loads,
                        new_links=(("staff.new_recovery", _l("追偿立案"),
                                    frozenset({Role.INSPECTOR, Role.LEADER})),)))

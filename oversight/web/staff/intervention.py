@@ -65,8 +65,10 @@ class FlagRow:
 
 
 def flag_rows(flags: list[OfficerFlag]) -> list[FlagRow]:
+    """The flags as the lists show them, in a fixed number of queries however many."""
     complaints = intervention.complaints_of(flags)
     accepted = intervention.accepted_dates(list(complaints))
+    rules = intervention.thresholds_of(list(intervention.flag_organs(flags).values()))
     rows = []
     for flag in flags:
         listed = []
@@ -78,7 +80,8 @@ def flag_rows(flags: list[OfficerFlag]) -> list[FlagRow]:
                 number=c.number, category=intervention.category_label(c.pack, c.category_code),
                 accepted_at=accepted.get(cid),
                 url=case_url(c) if can(current_user, "view", c) else None))
-        rows.append(FlagRow(flag, flag.officer, intervention.describe(flag), listed))
+        rows.append(FlagRow(flag, flag.officer,
+                            intervention.describe(flag, rules[flag.organ_id]), listed))
     return rows
 
 

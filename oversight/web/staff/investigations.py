@@ -92,6 +92,7 @@ def _inspectors_near(actor: Any) -> list[User]:
         sa.select(User).join(Organ, User.organ_id == Organ.id)
         .where(User.role == Role.INSPECTOR, User.active.is_(True),
                sa.or_(Organ.path.startswith(mine), sa.literal(mine).startswith(Organ.path)))
+        .options(sa.orm.contains_eager(User.organ))  # the choices name each one's organ
         .order_by(Organ.path, User.display_name, User.id)
     ).scalars())
 
@@ -113,7 +114,7 @@ def _open_form(origins: list[str]) -> OpenInvestigationForm:
     if not form.origin.data:
         form.origin.data = origins[0]
     form.organ_id.choices = [SelectChoice(str(o.id), ("　" * d) + o.name)
-                             for o, d in organ_tree() if in_scope(current_user, o)]
+                             for o, d in organ_tree(within=current_user.organ.path)]
     if not form.organ_id.data:
         form.organ_id.data = str(current_user.organ_id)
     inspectors = _inspectors_near(current_user)
@@ -255,6 +256,8 @@ def conflicts():
             sa.select(ConflictDeclaration).join(User, ConflictDeclaration.user_id == User.id)
             .join(Organ, User.organ_id == Organ.id)
             .where(Organ.path.startswith(current_user.organ.path))
+            .options(sa.orm.contains_eager(ConflictDeclaration.user),
+                     sa.orm.selectinload(ConflictDeclaration.officer))
             .order_by(ConflictDeclaration.declared_at.desc(), ConflictDeclaration.id.desc())
         ).scalars())
     complaint_numbers = dict(db.session.execute(
@@ -268,10 +271,16 @@ def conflicts():
 # --- the generic case page: investigations -------------------------------------------------
 
 
+def _officer_loads(model: Any) -> tuple:
+    return (sa.orm.selectinload(model.officer),)
+
+
 def _investigation_context(case: Investigation, actor: Any) -> dict:
     entries = investigations.evidence_of(case)
     files = {a.id: a for a in attachments.for_case(case)}
+    decisions = discipline.for_investigation(case)
     return {
+        "team": investigations.team_of(case),
         "linked_complaints": investigations.linked_complaints(case),
         "evidence": entries,
         "evidence_files": files,
@@ -285,11 +294,10 @@ def _investigation_context(case: Investigation, actor: Any) -> dict:
         "officer_href": url_for("staff.officer_page", officer_id=case.officer_id)
         if case.officer is not None and actor.role in CASE_ROLES
         and in_scope(actor, case.officer.organ) else None,
-        "decisions": discipline.for_investigation(case),
+        "decisions": decisions,
         "may_propose": case.state is InvestigationState.VIOLATION
         and can(actor, "propose_measure", case) and actor.id in case.team_ids
-        and not any(d.state in discipline.LIVE_STATES
-                    for d in discipline.for_investigation(case)),
+        and not any(d.state in discipline.LIVE_STATES for d in decisions),
     }
 
 
@@ -321,7 +329,7 @@ def _investigation_summary(case: Investigation) -> str:
 register_page(CasePage(case_type="investigation", segment="investigations",
                        facts_template="staff/facts/investigation.html",
                        context=_investigation_context, prepare_form=_investigation_choices,
-                       summary=_investigation_summary,
+                       summary=_investigation_summary, summary_loads=_officer_loads,
                        new_links=(("staff.new_investigation", _l("立案调查"),
                                    frozenset({Role.INSPECTOR, Role.LEADER})),
                                   ("staff.conflicts", _l("利益冲突声明"),
@@ -352,4 +360,4 @@ def _suspension_summary(case: Suspension) -> str:
 register_page(CasePage(case_type="suspension", segment="suspensions",
                        facts_template="staff/facts/suspension.html",
                        context=_suspension_context,
-                       summary=_suspension_summary))
+                       summary=_suspension_summary, summary_loads=_officer_loads))

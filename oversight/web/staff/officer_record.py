@@ -49,11 +49,17 @@ def officer_record(officer: Officer, actor: Any) -> dict:
 
 def notices_to(cases: list[Any]) -> list[Notice]:
     """Every notice issued on these cases (the officer's own matters), newest first."""
-    pairs = [(c.case_type, c.id) for c in cases]
-    if not pairs:
+    by_type: dict[str, list[int]] = {}
+    for c in cases:
+        by_type.setdefault(c.case_type, []).append(c.id)
+    if not by_type:
         return []
+    # One "type = ? AND id IN (...)" per case type, not a row-value IN: SQLite walks the
+    # (case_type, case_id) index for these, while it scanned every notice for the other.
     return list(db.session.execute(
-        sa.select(Notice).where(sa.tuple_(Notice.case_type, Notice.case_id).in_(pairs))
+        sa.select(Notice).where(sa.or_(*(
+            sa.and_(Notice.case_type == case_type, Notice.case_id.in_(ids))
+            for case_type, ids in sorted(by_type.items()))))
         .order_by(Notice.issued_at.desc(), Notice.id.desc())).scalars())
 
 

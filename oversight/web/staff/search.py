@@ -15,7 +15,7 @@ from wtforms.fields.choices import SelectChoice
 
 from oversight import search as search_core
 from oversight.services import registry
-from oversight.services.access import can, in_scope
+from oversight.services.access import can
 from oversight.web.common import organ_tree
 from oversight.web.search_forms import SearchForm
 from oversight.web.staff.cases import page_for
@@ -46,7 +46,7 @@ def _fill_choices(form: SearchForm) -> None:
     form.state.choices = [everything] + _state_choices(form.case_type.data or "")
     form.organ_id.choices = [SelectChoice("", _("本级及下级全部"))] + [
         SelectChoice(str(o.id), ("　" * d) + o.name)
-        for o, d in organ_tree() if in_scope(current_user, o)]
+        for o, d in organ_tree(within=current_user.organ.path)]
     form.category.choices = [everything] + [
         SelectChoice(c.code, c.label) for c in current_user.organ.pack.categories]
 

@@ -19,7 +19,7 @@ from wtforms.validators import Optional, ValidationError
 
 from oversight.models.base import utcnow
 from oversight.services import stats as stats_service
-from oversight.services.access import can, in_scope
+from oversight.services.access import can
 from oversight.web.common import organ_tree
 from oversight.web.search_forms import DayField, _in_choices
 from oversight.web.staff.views import bp
@@ -64,7 +64,7 @@ def stats():
     if not can(current_user, "stats"):
         abort(403)
     form = StatsForm(formdata=request.args or None)
-    organs = [(o, d) for o, d in organ_tree() if in_scope(current_user, o)]
+    organs = organ_tree(within=current_user.organ.path)
     form.organ_id.choices = [SelectChoice("", _("本级及下级全部"))] + [
         SelectChoice(str(o.id), ("　" * d) + o.name) for o, d in organs]
     if request.args and not form.validate():

@@ -45,7 +45,7 @@ def deadlines():
         organ = None
     overdue_only = request.args.get("show") == "overdue"
     rows = supervision.due_rows(current_user, now, organ=organ, overdue_only=overdue_only)
-    organs = [(o, d) for o, d in organ_tree() if in_scope(current_user, o)]
+    organs = organ_tree(within=current_user.organ.path)
     return render_template("staff/deadlines.html", rows=rows, now=now, organs=organs,
                            organ=chosen, overdue_only=overdue_only,
                            soon_days=supervision.SOON_DAYS,

@@ -145,12 +145,12 @@ def queue():
                 sa.select(Organ.id).where(Organ.path.startswith(chosen.path))))
     total = db.session.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar()
     rows = list(db.session.execute(
-        q.options(sa.orm.joinedload(model.organ))
+        q.options(sa.orm.joinedload(model.organ), *page_for(kind).summary_loads(model))
         .order_by(*((model.created_at, model.id) if oldest_first
                     else (model.created_at.desc(), model.id.desc())))
         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     ).scalars())
-    organs = [(o, d) for o, d in organ_tree() if o.path.startswith(current_user.organ.path)]
+    organs = organ_tree(within=current_user.organ.path)
     # 待我处理 per case type: the states awaiting this role, derived from each table.
     todo = {}
     for name in registry.case_types():
@@ -227,9 +227,8 @@ def _render_case(case, form: ActionForm | None = None, open_action: str = "",
     page = page_for(case.case_type)
     actions = workflow.available_actions(case, current_user)
     now = utcnow()
-    blocked = {t.trigger: workflow.refusal_reason(case, t.trigger, current_user, {}, now)
-               for t in actions}
     timeline = workflow.history(case)
+    blocked = workflow.refusal_reasons(case, actions, current_user, now, timeline)
     blank = _action_form(case)
     return render_template(
         "staff/case.html", case=case, spec=registry.spec_for(case), page=page,
