@@ -1,0 +1,39 @@
+"""The load harness keeps working: ``bench/load.py --smoke`` runs every scenario for a
+second against gunicorn (SQLite, 200 seeded cases) with wrk, next to the bare-Flask
+baseline. Only correctness is asserted (no errors, no lost submission, every scenario
+served); the figures belong to the full runs in bench/results/, never to a test."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_load_harness_runs_every_scenario_cleanly():
+    if shutil.which("wrk") is None:
+        pytest.fail("wrk is missing: ./dev test installs it (apt-get install wrk)",
+                    pytrace=False)
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import load
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    results = load.main(["--smoke"])
+    [result] = results["results"]
+    runs = result["runs"]
+    assert set(runs) >= {"bare_flask", "bare_in_app", "intake", "track", "queue", "case",
+                         "dashboard", "deadlines", "search"}
+    for name, run in runs.items():
+        assert run["requests"] > 0, name
+        assert run["non_2xx_3xx"] == 0, (name, run["statuses"])
+        assert sum(run["socket_errors"].values()) == 0, (name, run["socket_errors"])
+    intake = runs["intake"]
+    assert intake["marks"] > 0 and intake["lost"] == 0
+    assert intake["rows_added"] >= intake["marks"]
+    assert set(result["access_code_ms"]) == {"right", "wrong", "unknown"}
+    assert all(mb > 0 for mb in result["worker_rss_mb"].values())
