@@ -34,6 +34,7 @@ Results go to ``bench/results/<date>-load.json`` (machine, versions, parameters)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -93,38 +94,39 @@ def cookie_header(client: server.Client) -> str:
     return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
 
 
+@contextlib.contextmanager
+def _connection(instance: server.Instance):
+    """A short-lived connection to the instance's database (the app's URL rules)."""
+    import sqlalchemy as sa
+
+    from oversight.config import engine_url
+
+    engine = sa.create_engine(engine_url(instance.database_url))
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
 def count_complaints(instance: server.Instance) -> int:
     import sqlalchemy as sa
 
-    url = instance.database_url
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.text("SELECT count(*) FROM complaint")).scalar_one()
-    finally:
-        engine.dispose()
+    with _connection(instance) as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM complaint")).scalar_one()
 
 
 def sample_case_paths(instance: server.Instance, n: int = 50) -> list[str]:
     """Complaint pages in the staff user's scope, spread over the table."""
     import sqlalchemy as sa
 
-    url = instance.database_url
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            path = conn.execute(sa.text(
-                "SELECT o.path FROM app_user u JOIN organ o ON o.id = u.organ_id "
-                "WHERE u.username = :u"), {"u": STAFF_USER}).scalar_one()
-            ids = conn.execute(sa.text(
-                "SELECT c.id FROM complaint c JOIN organ o ON o.id = c.organ_id "
-                "WHERE o.path LIKE :p ORDER BY c.id"), {"p": path + "%"}).scalars().all()
-    finally:
-        engine.dispose()
+    with _connection(instance) as conn:
+        path = conn.execute(sa.text(
+            "SELECT o.path FROM app_user u JOIN organ o ON o.id = u.organ_id "
+            "WHERE u.username = :u"), {"u": STAFF_USER}).scalar_one()
+        ids = conn.execute(sa.text(
+            "SELECT c.id FROM complaint c JOIN organ o ON o.id = c.organ_id "
+            "WHERE o.path LIKE :p ORDER BY c.id"), {"p": path + "%"}).scalars().all()
     step = max(1, len(ids) // n)
     return [f"/staff/complaints/{i}" for i in ids[::step][:n]]
 
@@ -147,16 +149,55 @@ def time_access_codes(srv: server.Server, number: str, code: str, rounds: int) -
             for kind, values in samples.items()}
 
 
+def seeded_instance(dialect: str, pg_url: str | None, size: int, keep: str | None,
+                    report: dict) -> server.Instance:
+    """An instance holding ``size`` seeded cases and its search index.
+
+    Without ``keep`` it is made afresh in a temporary folder (and removed after the run).
+    With ``keep``, the folder ``<keep>/<dialect>-<size>`` is made once and reused by later
+    runs: the database is brought to the newest migration (``upgrade_seconds``: the
+    cost of a new migration on this data, e.g. an index), so one seeding serves the
+    measurements before and after a change. The submissions earlier runs added stay."""
+    if pg_url and "{size}" in pg_url:
+        pg_url = pg_url.format(size=size)
+    root = Path(keep) / f"{dialect}-{size}" if keep else None
+    marker = root / "bench-instance.json" if root else None
+    if marker is not None and marker.exists():
+        saved = json.loads(marker.read_text())
+        if saved["database_url"] != (pg_url or saved["database_url"]):
+            raise RuntimeError(f"{root} was seeded on another database")
+        instance = server.Instance(path=root.resolve(), database_url=saved["database_url"],
+                                   passwords=saved["passwords"])
+        started = time.perf_counter()
+        instance.oversight("db", "upgrade", timeout=7200)
+        report["upgrade_seconds"] = round(time.perf_counter() - started, 1)
+        report["reused"] = {k: saved[k] for k in ("seeded_on", "seed_seconds",
+                                                  "reindex_seconds")}
+        return instance
+    if root is not None and root.exists():
+        shutil.rmtree(root)  # an interrupted seeding: start again
+    instance = server.prepare(pg_url, reset=bool(pg_url), root=root)
+    seeding = seed_scale.seed(instance.database_url, size) if size else {}
+    report["seed_seconds"] = seeding.get("seconds_with_analyze", 0.0)
+    started = time.perf_counter()
+    instance.oversight("reindex", timeout=7200)
+    report["reindex_seconds"] = round(time.perf_counter() - started, 1)
+    if marker is not None:
+        marker.write_text(json.dumps({
+            "database_url": instance.database_url, "passwords": instance.passwords,
+            "seeded_on": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "seed_seconds": report["seed_seconds"],
+            "reindex_seconds": report["reindex_seconds"]}, indent=1))
+    return instance
+
+
 def run_size(dialect: str, pg_url: str | None, size: int, args) -> dict:
     report: dict = {"dialect": dialect, "cases": size}
     started = time.perf_counter()
-    instance = server.prepare(pg_url, reset=bool(pg_url))
+    instance = seeded_instance(dialect, pg_url, size, args.keep, report)
+    if args.prepare_only:
+        return report
     try:
-        seeding = seed_scale.seed(instance.database_url, size) if size else {}
-        report["seed_seconds"] = seeding.get("seconds_with_analyze", 0.0)
-        index_started = time.perf_counter()
-        instance.oversight("reindex", timeout=7200)
-        report["reindex_seconds"] = round(time.perf_counter() - index_started, 1)
         env = {"OVERSIGHT_TRACK_MAX_FAILURES": str(10**9)}
         runs: dict[str, dict] = {}
         with server.Server(instance, workers=2, app="bench.bench_wsgi:bare_app()",
@@ -247,7 +288,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--code-rounds", type=int, default=30)
-    parser.add_argument("--pg", help="a PostgreSQL URL (its public schema is replaced)")
+    parser.add_argument("--pg", help="a PostgreSQL URL (its public schema is replaced); "
+                        "{size} in it is replaced by the size, one database per size")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="keep the seeded instances in DIR/<dialect>-<size> and reuse "
+                             "them in later runs (migrated to the newest revision)")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="with --keep: seed the instances, measure nothing")
+    parser.add_argument("--label", default="",
+                        help="what this run measures (e.g. before-indexes), kept in the results")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--smoke", action="store_true",
                         help="a few seconds at 200 cases, results not written")
@@ -262,7 +311,8 @@ def main(argv: list[str] | None = None) -> dict:
                "machine": machine(),
                "parameters": {"sizes": sizes, "seconds": args.seconds,
                               "connections": args.connections, "workers": 2,
-                              "staff_user": STAFF_USER}, "results": []}
+                              "staff_user": STAFF_USER, "label": args.label},
+               "results": []}
     for dialect, url in targets:
         for size in sizes:
             print(f"== {dialect} {size} cases", flush=True)
@@ -270,14 +320,15 @@ def main(argv: list[str] | None = None) -> dict:
             results["results"].append(result)
             print(json.dumps({k: v for k, v in result.items() if k != "runs"},
                              ensure_ascii=False), flush=True)
-            for name, run in result["runs"].items():
+            for name, run in result.get("runs", {}).items():
                 if "latency_ms" in run:
                     print(f"  {name:12} {run['per_second']:8.1f}/s  p50 "
                           f"{run['latency_ms']['p50']:7.2f}  p95 {run['latency_ms']['p95']:7.2f}"
                           f"  p99 {run['latency_ms']['p99']:7.2f} ms  non-2xx "
                           f"{run['non_2xx_3xx']}", flush=True)
-    if not args.smoke:
-        out = Path(args.out or ROOT / "bench" / "results" / f"{results['date']}-load.json")
+    if not args.smoke and not args.prepare_only:
+        name = f"{results['date']}-load{'-' + args.label if args.label else ''}.json"
+        out = Path(args.out or ROOT / "bench" / "results" / name)
         out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n")
         print(f"results: {out}")
     return results

@@ -73,6 +73,8 @@ import sqlalchemy as sa  # noqa: E402
 from seed_chains import DAY, UTC, Draft  # noqa: E402
 from seed_stories import StoryBook  # noqa: E402
 
+from oversight import register_case_types  # noqa: E402
+
 DEFAULT_SEED = 20261208
 #: The demo organ: the first cases of every run cover every (type, state) pair there, so
 #: the demo logins (intake, inspector, leader, officer at BJ-CY) see every state.
@@ -368,7 +370,7 @@ class Seeder:
         from workflows.clocks import LOCAL_TZ
         from workflows.policy import get_packs
 
-        _register_case_types()
+        register_case_types()
         self.sink = sink
         self.n = n_cases
         self.rng = random.Random(seed)
@@ -791,17 +793,6 @@ class Seeder:
             progress(self.n - self.remaining, self.n)
 
 
-def _register_case_types() -> None:
-    from oversight.services import (  # noqa: F401  (registers the bindings)
-        complaints,
-        discipline,
-        investigations,
-        recoveries,
-        recusals,
-        suspensions,
-    )
-
-
 # --------------------------------------------------------------------------- entry points
 
 def seed(engine_or_url, n_cases: int, seed: int = DEFAULT_SEED, *,
@@ -816,10 +807,9 @@ def seed(engine_or_url, n_cases: int, seed: int = DEFAULT_SEED, *,
     from oversight import models
 
     if isinstance(engine_or_url, str):
-        url = engine_or_url
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://"):]
-        engine, own = sa.create_engine(url), True
+        from oversight.config import engine_url
+
+        engine, own = sa.create_engine(engine_url(engine_or_url)), True
     else:
         engine, own = engine_or_url, False
     now = now or dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)

@@ -51,8 +51,21 @@ def create_app(config: dict | None = None) -> Flask:
 
     get_packs()
 
-    from oversight import models  # noqa: F401  (register the mappers)
     from oversight.search.documents import install as install_search
+    from oversight.web import register_web
+
+    register_case_types()
+
+    install_search()  # give each case type its search document builder
+    register_web(app)
+    return app
+
+
+def register_case_types() -> None:
+    """Import the models and the services that bind each case type to its state table
+    (``workflows.registry``). The app does it at start-up; tools that work on the
+    database without an app (``bench/seed_scale.py``) call it too."""
+    from oversight import models  # noqa: F401  (register the mappers)
     from oversight.services import (  # noqa: F401  (register the case types)
         complaints,
         discipline,
@@ -61,8 +74,3 @@ def create_app(config: dict | None = None) -> Flask:
         recusals,
         suspensions,
     )
-    from oversight.web import register_web
-
-    install_search()  # give each case type its search document builder
-    register_web(app)
-    return app

@@ -63,6 +63,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from oversight.extensions import db
+from oversight.services.attachments import fsync_dir
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -235,14 +236,6 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class _HashingReader:
     """Hands a file to tarfile while hashing what tarfile reads."""
 
@@ -408,7 +401,7 @@ def take_backup(dest: Path | None = None) -> BackupResult:
             os.link(tmp, path)  # never replaces: a name that exists is never overwritten
         finally:
             tmp.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return BackupResult(path=path, size=path.stat().st_size, manifest=manifest)

@@ -51,6 +51,16 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def engine_url(database_url: str) -> str:
+    """The SQLAlchemy URL of a ``DATABASE_URL``: PostgreSQL's ``postgres://`` and
+    ``postgresql://`` spellings go through the psycopg 3 driver; others are unchanged."""
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url[len("postgres://"):]
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    return database_url
+
+
 def build_config(overrides: dict | None = None) -> dict:
     """Return the effective configuration: defaults < environment < explicit overrides."""
     overrides = dict(overrides or {})
@@ -61,10 +71,7 @@ def build_config(overrides: dict | None = None) -> dict:
         or os.environ.get("DATABASE_URL")
         or f"sqlite:///{instance / 'oversight.db'}"
     )
-    if database_url.startswith("postgres://"):
-        database_url = "postgresql://" + database_url[len("postgres://"):]
-    if database_url.startswith("postgresql://"):
-        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    database_url = engine_url(database_url)
     cfg = {
         "INSTANCE_PATH": str(instance),
         "SECRET_KEY": os.environ.get("SECRET_KEY") or None,

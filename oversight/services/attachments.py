@@ -125,7 +125,8 @@ def _hold_writers_lock(root: Path) -> None:
         _writers_lock[key] = fd
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a directory's entries (a file just created, renamed or removed) durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -146,14 +147,14 @@ def _write(path: Path, content: bytes) -> None:
         pass
     if not path.parent.is_dir():
         path.parent.mkdir(parents=True, exist_ok=True)
-        _fsync_dir(root)
+        fsync_dir(root)
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}-{threading.get_ident()}")
     with open(tmp, "wb") as fh:
         fh.write(content)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 @dataclass

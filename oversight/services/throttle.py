@@ -10,7 +10,6 @@ from flask import current_app
 
 from oversight.extensions import db
 from oversight.models import Throttle
-from oversight.storage import insert_ignoring_conflict
 
 
 def blocked(key: str, now: dt.datetime, limit: int, window_s: int) -> bool:
@@ -20,17 +19,27 @@ def blocked(key: str, now: dt.datetime, limit: int, window_s: int) -> bool:
     return row.failures >= limit
 
 
-def record_failure(key: str, now: dt.datetime, window_s: int) -> None:
+def record_failure(key: str, now: dt.datetime, window_s: int) -> int:
+    """Count one failure (or attempt) against ``key`` and return the window's count.
+
+    One atomic upsert: the first failure inserts the row; a failure after the window
+    ended starts a new window at 1; any other adds 1. Parallel failures each count."""
     table = Throttle.__table__
-    insert_ignoring_conflict(db.session, table, key=key, window_start=now, failures=0)
     start = now - dt.timedelta(seconds=window_s)
-    db.session.execute(
-        sa.update(table).where(table.c.key == key, table.c.window_start < start)
-        .values(window_start=now, failures=0)
-    )
-    db.session.execute(
-        sa.update(table).where(table.c.key == key).values(failures=table.c.failures + 1)
-    )
+    expired = table.c.window_start < start
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(table).values(key=key, window_start=now, failures=1)
+    # The new values are computed from the row as it was: both CASEs test the old start.
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={"window_start": sa.case((expired, now), else_=table.c.window_start),
+              "failures": sa.case((expired, 1), else_=table.c.failures + 1)},
+    ).returning(table.c.failures)
+    return db.session.execute(statement).scalar_one()
 
 
 def clear(key: str) -> None:
@@ -44,10 +53,7 @@ def submission_allowed(client_key: str, now: dt.datetime) -> bool:
     cfg = current_app.config
     key = f"submit:{client_key}"
     limit, window = cfg["SUBMIT_MAX_PER_CLIENT"], cfg["SUBMIT_WINDOW_SECONDS"]
-    if blocked(key, now, limit, window):
-        return False
-    record_failure(key, now, window)
-    return True
+    return record_failure(key, now, window) <= limit
 
 
 def track_limits() -> tuple[int, int]:

@@ -158,8 +158,8 @@ MUTANTS = [
            ("tests/hostile/test_audit_log.py::test_the_database_refuses_to_change_an_event",)),
     Mutant("16 floods get 429",
            "oversight/services/throttle.py",
-           "    if blocked(key, now, limit, window):\n        return False",
-           "    pass",
+           "    return record_failure(key, now, window) <= limit",
+           "    return True",
            ("tests/hostile/test_floods.py::test_a_complaint_flood_gets_429",)),
 ]
 

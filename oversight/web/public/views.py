@@ -111,10 +111,12 @@ def new_complaint():
                 try:
                     with unit_of_work():
                         complaint, code = complaints.submit(data, utcnow())
+                        # read before the commit expires it: no query (and, on SQLite,
+                        # no write lock) while the receipt renders
+                        number = complaint.number
                     # The code is shown in this response only: it is never put in a
                     # cookie or stored, so the receipt cannot be replayed.
-                    return render_template("public/receipt.html", number=complaint.number,
-                                           code=code)
+                    return render_template("public/receipt.html", number=number, code=code)
                 except AlreadySubmitted as exc:
                     return render_template("public/receipt.html", number=exc.number,
                                            code=None)
