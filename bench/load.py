@@ -150,14 +150,16 @@ def time_access_codes(srv: server.Server, number: str, code: str, rounds: int) -
 
 
 def seeded_instance(dialect: str, pg_url: str | None, size: int, keep: str | None,
-                    report: dict) -> server.Instance:
+                    report: dict, revision: str | None = None) -> server.Instance:
     """An instance holding ``size`` seeded cases and its search index.
 
     Without ``keep`` it is made afresh in a temporary folder (and removed after the run).
     With ``keep``, the folder ``<keep>/<dialect>-<size>`` is made once and reused by later
     runs: the database is brought to the newest migration (``upgrade_seconds``: the
     cost of a new migration on this data, e.g. an index), so one seeding serves the
-    measurements before and after a change. The submissions earlier runs added stay."""
+    measurements before and after a change. The submissions earlier runs added stay.
+    ``revision`` (with ``keep``) takes the schema back to that migration after the upgrade:
+    the same data measured without a later migration's indexes."""
     if pg_url and "{size}" in pg_url:
         pg_url = pg_url.format(size=size)
     root = Path(keep) / f"{dialect}-{size}" if keep else None
@@ -171,6 +173,11 @@ def seeded_instance(dialect: str, pg_url: str | None, size: int, keep: str | Non
         started = time.perf_counter()
         instance.oversight("db", "upgrade", timeout=7200)
         report["upgrade_seconds"] = round(time.perf_counter() - started, 1)
+        if revision:
+            started = time.perf_counter()
+            instance.oversight("db", "downgrade", revision, timeout=7200)
+            report["downgrade_seconds"] = round(time.perf_counter() - started, 1)
+        report["revision"] = instance.oversight("db", "current").stdout.split()[0]
         report["reused"] = {k: saved[k] for k in ("seeded_on", "seed_seconds",
                                                   "reindex_seconds")}
         return instance
@@ -194,7 +201,7 @@ def seeded_instance(dialect: str, pg_url: str | None, size: int, keep: str | Non
 def run_size(dialect: str, pg_url: str | None, size: int, args) -> dict:
     report: dict = {"dialect": dialect, "cases": size}
     started = time.perf_counter()
-    instance = seeded_instance(dialect, pg_url, size, args.keep, report)
+    instance = seeded_instance(dialect, pg_url, size, args.keep, report, args.revision)
     if args.prepare_only:
         return report
     try:
@@ -293,6 +300,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--keep", metavar="DIR",
                         help="keep the seeded instances in DIR/<dialect>-<size> and reuse "
                              "them in later runs (migrated to the newest revision)")
+    parser.add_argument("--revision",
+                        help="with --keep: measure the data at this migration (downgraded "
+                             "after the upgrade), e.g. the one before an index migration")
     parser.add_argument("--prepare-only", action="store_true",
                         help="with --keep: seed the instances, measure nothing")
     parser.add_argument("--label", default="",

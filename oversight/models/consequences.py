@@ -10,7 +10,13 @@ from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from oversight.extensions import db
-from oversight.models.base import TimestampMixin, UTCDateTime, enum_column, utcnow
+from oversight.models.base import (
+    TimestampMixin,
+    UTCDateTime,
+    enum_column,
+    organ_state_index,
+    utcnow,
+)
 from oversight.models.investigation import Investigation
 from oversight.models.org import EmploymentStatus, Officer, Organ, User
 from oversight.models.records import ImmutableRecordError
@@ -27,7 +33,7 @@ class DisciplinaryDecision(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(20), unique=True)
-    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"), index=True)
+    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))  # see ORGAN_STATE
     state: Mapped[DisciplineState] = mapped_column(enum_column(DisciplineState), index=True)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     officer_id: Mapped[int] = mapped_column(sa.ForeignKey("officer.id"), index=True)
@@ -81,6 +87,7 @@ class DisciplinaryDecision(TimestampMixin, db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
+        organ_state_index("discipline_decision"),
         sa.CheckConstraint("proposed_severity >= 1", name="severity_positive"),
         sa.CheckConstraint("round >= 1", name="round_positive"),
         sa.CheckConstraint("state NOT IN ('approved','served','executed') OR approved_by_id "
@@ -110,7 +117,7 @@ class Appeal(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(20), unique=True)
-    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"), index=True)
+    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))  # see ORGAN_STATE
     state: Mapped[AppealState] = mapped_column(enum_column(AppealState), index=True)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     officer_id: Mapped[int] = mapped_column(sa.ForeignKey("officer.id"), index=True)
@@ -131,6 +138,7 @@ class Appeal(TimestampMixin, db.Model):
     decision: Mapped[DisciplinaryDecision] = relationship()
     reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewer_id])
 
+    __table_args__ = (organ_state_index("appeal"),)
     __mapper_args__ = {"version_id_col": version}
 
     @property
@@ -147,7 +155,7 @@ class Recovery(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(20), unique=True)
-    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"), index=True)
+    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))  # see ORGAN_STATE
     state: Mapped[RecoveryState] = mapped_column(enum_column(RecoveryState), index=True)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     officer_id: Mapped[int] = mapped_column(sa.ForeignKey("officer.id"), index=True)
@@ -187,6 +195,7 @@ class Recovery(TimestampMixin, db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
+        organ_state_index("recovery"),
         sa.CheckConstraint("paid_fen > 0", name="paid_positive"),
         sa.CheckConstraint("proposed_fen IS NULL OR (proposed_fen > 0 AND proposed_fen <= "
                            "paid_fen)", name="proposed_within_paid"),

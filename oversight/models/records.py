@@ -47,10 +47,9 @@ class CaseEvent(db.Model):
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))
 
-    __table_args__ = (
-        sa.UniqueConstraint("case_type", "case_id", "seq"),
-        sa.Index("ix_case_event_case", "case_type", "case_id"),
-    )
+    # The unique (case_type, case_id, seq) also serves every lookup of a case's events
+    # (its history, its last seq and hash), so no separate (case_type, case_id) index.
+    __table_args__ = (sa.UniqueConstraint("case_type", "case_id", "seq"),)
 
 
 class ClockOutcome(enum.Enum):
