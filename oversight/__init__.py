@@ -36,11 +36,11 @@ def create_app(config: dict | None = None) -> Flask:
                        timezone_selector=lambda: app.config["DISPLAY_TIMEZONE"])
     # The pure domain (workflows/) translates its labels through this hook. gettext needs
     # only an app context and returns the msgid when no catalog exists.
-    import flask_babel
-
+    from oversight import translations
     from workflows.i18n import set_translator
 
-    set_translator(flask_babel.gettext)
+    translations.install(app)
+    set_translator(translations.gettext)
     ext.login_manager.init_app(app)
 
     with app.app_context():
