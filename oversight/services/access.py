@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from oversight.models import Organ
-from oversight.services import registry
+from oversight.services import organs, registry
 from oversight.services.actors import PublicActor
 from workflows.roles import Role
 
@@ -109,5 +109,4 @@ def scope_filter(actor: Any, organ_column: Any) -> Any:
     """A SQL condition restricting ``organ_column`` to the actor's subtree."""
     if not _is_staff(actor) or actor.role not in CASE_ROLES:
         return sa.false()
-    subtree = sa.select(Organ.id).where(Organ.path.startswith(actor.organ.path))
-    return organ_column.in_(subtree)
+    return organ_column.in_(organs.subtree_ids(actor.organ.path))

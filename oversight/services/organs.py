@@ -1,0 +1,79 @@
+"""The organ tree, kept per process: nearly every page lists organs or filters cases to a
+user's subtree, and organs change seldom.
+
+The tree is revalidated by one aggregate query (how many organs, and the latest change to
+any) once per app context, i.e. per request or command: a request sees one tree
+throughout, and a change is seen by the next request. ``subtree_ids`` gives the ids
+of an organ's subtree as plain values, so a scope filter is ``organ_id IN (1, 2, …)``
+rather than a subquery on ``organ.path``: with the number of ids in hand, SQLite's planner
+picks the (organ_id, state) index for a station's few cases and walks the created_at
+index for a city bureau's many (with the subquery it guessed, and a station's queue page
+scanned every complaint: 61 ms at 100k cases).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import g
+
+from oversight.extensions import db
+from oversight.models import Organ
+
+
+@dataclass(frozen=True)
+class OrganNode:
+    """An organ as lists and filters need it: plain values, shared between requests."""
+
+    id: int
+    code: str
+    name: str
+    path: str
+    pack_id: str
+    depth: int
+
+    @property
+    def pack(self):
+        from workflows.policy import get_packs
+
+        return get_packs()[self.pack_id]
+
+
+#: database URL -> ((organ count, latest change), the tree in path order)
+_TREES: dict[str, tuple[tuple, list[OrganNode]]] = {}
+
+
+def tree() -> list[OrganNode]:
+    """Every organ in tree order (by path)."""
+    nodes = g.get("_organ_tree")
+    if nodes is not None:
+        return nodes
+    stamp = tuple(db.session.execute(
+        sa.select(sa.func.count(Organ.id), sa.func.max(Organ.updated_at))).one())
+    key = str(db.engine.url)
+    cached = _TREES.get(key)
+    if cached is None or cached[0] != stamp:
+        rows = db.session.execute(
+            sa.select(Organ.id, Organ.code, Organ.name, Organ.path, Organ.pack_id)
+            .order_by(Organ.path)).all()
+        cached = _TREES[key] = (stamp, [
+            OrganNode(r.id, r.code, r.name, r.path, r.pack_id, r.path.count("/") - 2)
+            for r in rows])
+    g._organ_tree = cached[1]
+    return cached[1]
+
+
+def subtree(path: str) -> list[OrganNode]:
+    """The organ at ``path`` and every organ under it, in tree order."""
+    return [n for n in tree() if n.path.startswith(path)]
+
+
+def subtree_ids(path: str) -> list[int]:
+    return [n.id for n in subtree(path)]
+
+
+def forget() -> None:
+    """Drop this request's tree: the next call revalidates (after organs were changed
+    within the same request)."""
+    g.pop("_organ_tree", None)
