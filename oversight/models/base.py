@@ -56,11 +56,18 @@ class TimestampMixin:
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-def organ_state_index(table: str) -> sa.Index:
-    """ORGAN_STATE: the index every case table has on (organ_id, state).
+def case_table_indexes(table: str) -> tuple[sa.Index, sa.Index]:
+    """CASE_INDEXES: the two indexes every case table has (measured at 100k cases).
 
-    Queues, to-do counts and statistics ask for an organ subtree's cases in some states;
-    with this index they read only those rows (at 100k cases the to-do counts went from
-    60 to 0.5 ms). It also serves lookups by organ alone, so organ_id needs no index of
-    its own."""
-    return sa.Index(f"ix_{table}_organ_state", "organ_id", "state")
+    - (organ_id, state, created_at): queues, to-do counts and statistics ask for an organ
+      subtree's cases in some states. They read only those index entries, and a queue
+      page sorts them by date without reading the rows (it asks for the page's ids
+      first): a branch's page of 5,570 complaints went from 56 to 3.5 ms, a to-do count
+      from 60 to 0.5 ms. Lookups by organ alone use it too: organ_id has no index of its
+      own.
+    - created_at: for a city bureau's tens of thousands of cases, walking the dates and
+      stopping after one page is faster still (13 to 0.5 ms); SQLite's planner picks
+      between the two from the number of organs in the scope.
+    """
+    return (sa.Index(f"ix_{table}_organ_state_created", "organ_id", "state", "created_at"),
+            sa.Index(f"ix_{table}_created_at", "created_at"))

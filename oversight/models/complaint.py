@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from oversight.extensions import db
-from oversight.models.base import TimestampMixin, UTCDateTime, enum_column, organ_state_index
+from oversight.models.base import TimestampMixin, UTCDateTime, case_table_indexes, enum_column
 from oversight.models.org import Officer, Organ
 from workflows.complaint import ComplaintKind, ComplaintState, Finding
 
@@ -24,7 +24,7 @@ class Complaint(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(20), unique=True)
-    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))  # see ORGAN_STATE
+    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))  # see CASE_INDEXES
     state: Mapped[ComplaintState] = mapped_column(enum_column(ComplaintState), index=True)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     kind: Mapped[ComplaintKind] = mapped_column(enum_column(ComplaintKind))
@@ -68,7 +68,7 @@ class Complaint(TimestampMixin, db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        organ_state_index("complaint"),
+        *case_table_indexes("complaint"),
         sa.CheckConstraint(
             "(state = 'merged') = (merged_into_id IS NOT NULL)", name="merged_has_target"
         ),

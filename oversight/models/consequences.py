@@ -13,8 +13,8 @@ from oversight.extensions import db
 from oversight.models.base import (
     TimestampMixin,
     UTCDateTime,
+    case_table_indexes,
     enum_column,
-    organ_state_index,
     utcnow,
 )
 from oversight.models.investigation import Investigation
@@ -33,7 +33,7 @@ class DisciplinaryDecision(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(20), unique=True)
-    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))  # see ORGAN_STATE
+    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))  # see CASE_INDEXES
     state: Mapped[DisciplineState] = mapped_column(enum_column(DisciplineState), index=True)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     officer_id: Mapped[int] = mapped_column(sa.ForeignKey("officer.id"), index=True)
@@ -87,7 +87,7 @@ class DisciplinaryDecision(TimestampMixin, db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        organ_state_index("discipline_decision"),
+        *case_table_indexes("discipline_decision"),
         sa.CheckConstraint("proposed_severity >= 1", name="severity_positive"),
         sa.CheckConstraint("round >= 1", name="round_positive"),
         sa.CheckConstraint("state NOT IN ('approved','served','executed') OR approved_by_id "
@@ -117,7 +117,7 @@ class Appeal(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(20), unique=True)
-    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))  # see ORGAN_STATE
+    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))  # see CASE_INDEXES
     state: Mapped[AppealState] = mapped_column(enum_column(AppealState), index=True)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     officer_id: Mapped[int] = mapped_column(sa.ForeignKey("officer.id"), index=True)
@@ -138,7 +138,7 @@ class Appeal(TimestampMixin, db.Model):
     decision: Mapped[DisciplinaryDecision] = relationship()
     reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewer_id])
 
-    __table_args__ = (organ_state_index("appeal"),)
+    __table_args__ = (*case_table_indexes("appeal"),)
     __mapper_args__ = {"version_id_col": version}
 
     @property
@@ -155,7 +155,7 @@ class Recovery(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(20), unique=True)
-    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))  # see ORGAN_STATE
+    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))  # see CASE_INDEXES
     state: Mapped[RecoveryState] = mapped_column(enum_column(RecoveryState), index=True)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     officer_id: Mapped[int] = mapped_column(sa.ForeignKey("officer.id"), index=True)
@@ -195,7 +195,7 @@ class Recovery(TimestampMixin, db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        organ_state_index("recovery"),
+        *case_table_indexes("recovery"),
         sa.CheckConstraint("paid_fen > 0", name="paid_positive"),
         sa.CheckConstraint("proposed_fen IS NULL OR (proposed_fen > 0 AND proposed_fen <= "
                            "paid_fen)", name="proposed_within_paid"),

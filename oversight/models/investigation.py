@@ -14,8 +14,8 @@ from oversight.extensions import db
 from oversight.models.base import (
     TimestampMixin,
     UTCDateTime,
+    case_table_indexes,
     enum_column,
-    organ_state_index,
     utcnow,
 )
 from oversight.models.org import Officer, Organ, User
@@ -36,7 +36,7 @@ class Investigation(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(20), unique=True)
-    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))  # see ORGAN_STATE
+    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))  # see CASE_INDEXES
     state: Mapped[InvestigationState] = mapped_column(enum_column(InvestigationState),
                                                       index=True)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
@@ -65,7 +65,7 @@ class Investigation(TimestampMixin, db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        organ_state_index("investigation"),
+        *case_table_indexes("investigation"),
         sa.CheckConstraint("state = 'assigned' OR lead_id IS NOT NULL", name="has_lead"),
         sa.CheckConstraint("state NOT IN ('cleared','violation') OR complaint_finding "
                            "IS NOT NULL", name="concluded_has_finding"),
@@ -218,7 +218,7 @@ class Suspension(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(20), unique=True)
-    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))  # see ORGAN_STATE
+    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))  # see CASE_INDEXES
     state: Mapped[SuspensionState] = mapped_column(enum_column(SuspensionState), index=True)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     officer_id: Mapped[int] = mapped_column(sa.ForeignKey("officer.id"), index=True)
@@ -241,7 +241,7 @@ class Suspension(TimestampMixin, db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        organ_state_index("suspension"),
+        *case_table_indexes("suspension"),
         # At most one open (requested or active) suspension per officer, enforced by the
         # database so that two concurrent investigations cannot both create one.
         sa.Index("uq_suspension_one_open", "officer_id", unique=True,

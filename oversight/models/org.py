@@ -126,7 +126,7 @@ class OfficerFlag(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     officer_id: Mapped[int] = mapped_column(sa.ForeignKey("officer.id"), index=True)
-    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"), index=True)
+    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))
     kind: Mapped[str] = mapped_column(sa.String(20))  # "count" or "repeat"
     category_code: Mapped[str] = mapped_column(sa.String(40), default="")
     complaint_ids: Mapped[list] = mapped_column(sa.JSON, default=list)
@@ -138,6 +138,8 @@ class OfficerFlag(db.Model):
     officer: Mapped[Officer] = relationship()
 
     __table_args__ = (
+        # every staff page shows the open flags of the user's subtree (the nav's count)
+        sa.Index("ix_officer_flag_organ_open", "organ_id", "cleared_at"),
         sa.CheckConstraint("cleared_at IS NULL OR clear_note <> ''", name="cleared_with_note"),
     )
 

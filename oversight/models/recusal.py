@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from oversight.extensions import db
-from oversight.models.base import TimestampMixin, UTCDateTime, enum_column, organ_state_index
+from oversight.models.base import TimestampMixin, UTCDateTime, case_table_indexes, enum_column
 from oversight.models.org import Officer, Organ
 from workflows.recusal import RecusalOrigin, RecusalState
 
@@ -22,7 +22,7 @@ class Recusal(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(20), unique=True)
     #: the deciding organ: the officer's own (北京 第十七条, 云南 第三十条)
-    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))  # see ORGAN_STATE
+    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"))  # see CASE_INDEXES
     state: Mapped[RecusalState] = mapped_column(enum_column(RecusalState), index=True)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     origin: Mapped[RecusalOrigin] = mapped_column(enum_column(RecusalOrigin))
@@ -53,7 +53,7 @@ class Recusal(TimestampMixin, db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        organ_state_index("recusal"),
+        *case_table_indexes("recusal"),
         sa.CheckConstraint("officer_id IS NOT NULL OR officer_description <> ''",
                            name="officer_identified"),
         sa.CheckConstraint("ground_code <> '' OR ground_text <> ''", name="ground_given"),
