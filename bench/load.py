@@ -215,8 +215,11 @@ def run_size(dialect: str, pg_url: str | None, size: int, args) -> dict:
                            env=env) as srv:
             runs.update(drive_app(srv, instance, args))
             report["access_code_ms"] = runs.pop("_access_code_ms")
-            report["worker_rss_mb"] = {str(pid): round(rss / 2**20, 1)
-                                       for pid, rss in srv.rss().items()}
+            # rss: all resident pages; anon: the worker's own (heap, the dictionary);
+            # file: mapped files, such as the search index (shared, and reclaimable)
+            report["worker_memory_mb"] = {
+                str(pid): {k: round(v / 2**20, 1) for k, v in server.memory(pid).items()}
+                for pid in srv.worker_pids()}
         report["runs"] = runs
         ceiling = runs["bare_flask"]["per_second"]
         report["ratios_to_bare_flask"] = {
@@ -255,6 +258,10 @@ def drive_app(srv: server.Server, instance: server.Instance, args) -> dict:
     tracker = server.Client(srv.url)
     assert server.track(tracker, number, code).status == 200
     runs["track"] = wrk(srv.url, "/track/case", seconds, conns, cookie=cookie_header(tracker))
+    if args.latency_connections:
+        runs[f"track@{args.latency_connections}"] = wrk(
+            srv.url, "/track/case", seconds, args.latency_connections,
+            cookie=cookie_header(tracker))
     runs["_access_code_ms"] = time_access_codes(srv, number, code, args.code_rounds)
 
     staff = server.Client(srv.url)
@@ -274,6 +281,13 @@ def drive_app(srv: server.Server, instance: server.Instance, args) -> dict:
             if status != 200:
                 raise RuntimeError(f"{name}: {path} answered {status}")
         runs[name] = wrk(srv.url, paths[0], seconds, conns, paths=paths, cookie=cookie)
+        if args.latency_connections:
+            # With 16 connections on 2 workers a request mostly waits for a worker (p95
+            # is about 8 service times): with as many connections as workers, the
+            # latency is the page's own.
+            runs[f"{name}@{args.latency_connections}"] = wrk(
+                srv.url, paths[0], seconds, args.latency_connections, paths=paths,
+                cookie=cookie)
     for client in (public, tracker, staff):
         client.close()
     return runs
@@ -294,6 +308,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sizes", default="10000", help="comma-separated case counts")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--latency-connections", type=int, default=2,
+                        help="also run the tracking and staff pages with this many "
+                             "connections (0: not), for their latency without queueing")
     parser.add_argument("--code-rounds", type=int, default=30)
     parser.add_argument("--pg", help="a PostgreSQL URL (its public schema is replaced); "
                         "{size} in it is replaced by the size, one database per size")
@@ -315,12 +332,14 @@ def main(argv: list[str] | None = None) -> dict:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.smoke:
         sizes, args.seconds, args.code_rounds = [200], 1, 3
+        args.latency_connections = 0
     targets = ([] if args.no_sqlite else [("sqlite", None)]) + (
         [("postgresql", args.pg)] if args.pg else [])
     results = {"benchmark": "load", "date": dt.date.today().isoformat(),
                "machine": machine(),
                "parameters": {"sizes": sizes, "seconds": args.seconds,
                               "connections": args.connections, "workers": 2,
+                              "latency_connections": args.latency_connections,
                               "staff_user": STAFF_USER, "label": args.label},
                "results": []}
     for dialect, url in targets:

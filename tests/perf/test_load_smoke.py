@@ -36,4 +36,5 @@ def test_the_load_harness_runs_every_scenario_cleanly():
     assert intake["marks"] > 0 and intake["lost"] == 0
     assert intake["rows_added"] >= intake["marks"]
     assert set(result["access_code_ms"]) == {"right", "wrong", "unknown"}
-    assert all(mb > 0 for mb in result["worker_rss_mb"].values())
+    memory = result["worker_memory_mb"]
+    assert len(memory) == 2 and all(m["rss"] >= m["anon"] > 0 for m in memory.values())
