@@ -199,7 +199,8 @@ def seeded_instance(dialect: str, pg_url: str | None, size: int, keep: str | Non
 
 
 def run_size(dialect: str, pg_url: str | None, size: int, args) -> dict:
-    report: dict = {"dialect": dialect, "cases": size}
+    report: dict = {"dialect": dialect, "cases": size,
+                    "load_average_before": [round(x, 2) for x in os.getloadavg()]}
     started = time.perf_counter()
     instance = seeded_instance(dialect, pg_url, size, args.keep, report, args.revision)
     if args.prepare_only:
@@ -227,6 +228,7 @@ def run_size(dialect: str, pg_url: str | None, size: int, args) -> dict:
     finally:
         instance.remove()
     report["seconds"] = round(time.perf_counter() - started, 1)
+    report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     return report
 
 
