@@ -287,21 +287,62 @@ def _queue_mail(officer: Officer, raised: list[OfficerFlag], counted: list[Count
 # --- leaders' list, clearing, settings -----------------------------------------------------
 
 
-def flags_for(actor: Any, now: dt.datetime) -> list[OfficerFlag]:
+def _listed(actor: Any, now: dt.datetime) -> Any:
+    """The leaders' list: open flags in the actor's subtree and those cleared in the last
+    ``RECENTLY_CLEARED_DAYS`` days."""
+    recent = now - dt.timedelta(days=RECENTLY_CLEARED_DAYS)
+    return sa.and_(scope_filter(actor, OfficerFlag.organ_id),
+                   sa.or_(OfficerFlag.cleared_at.is_(None), OfficerFlag.cleared_at >= recent))
+
+
+def flag_counts(actor: Any, now: dt.datetime) -> tuple[int, int]:
+    """(all, open) of the flags ``flags_for`` lists, in one COUNT query."""
+    if not can(actor, "manage_flags", actor.organ):
+        return 0, 0
+    total, still_open = db.session.execute(
+        sa.select(sa.func.count(OfficerFlag.id),
+                  sa.func.count(sa.case((OfficerFlag.cleared_at.is_(None), OfficerFlag.id))))
+        .where(_listed(actor, now))).one()
+    return total, still_open
+
+
+def _open_first(column: Any) -> Any:
+    return sa.case((column.is_(None), 0), else_=1)
+
+
+def flag_position(actor: Any, now: dt.datetime, flag_id: int) -> int | None:
+    """Where flag ``flag_id`` stands in ``flags_for``'s order (0 first), or None when the
+    list does not hold it: a link to one flag opens the page it is on."""
+    if not can(actor, "manage_flags", actor.organ):
+        return None
+    flag = db.session.execute(sa.select(OfficerFlag.cleared_at, OfficerFlag.flagged_at)
+                              .where(OfficerFlag.id == flag_id, _listed(actor, now))).first()
+    if flag is None:
+        return None
+    bucket = 0 if flag.cleared_at is None else 1
+    before = sa.or_(
+        _open_first(OfficerFlag.cleared_at) < bucket,
+        sa.and_(_open_first(OfficerFlag.cleared_at) == bucket, sa.or_(
+            OfficerFlag.flagged_at > flag.flagged_at,
+            sa.and_(OfficerFlag.flagged_at == flag.flagged_at, OfficerFlag.id > flag_id))))
+    return db.session.execute(sa.select(sa.func.count(OfficerFlag.id))
+                              .where(_listed(actor, now), before)).scalar_one()
+
+
+def flags_for(actor: Any, now: dt.datetime, *, limit: int | None = None,
+              offset: int = 0) -> list[OfficerFlag]:
     """Open flags in the actor's subtree, then those cleared in the last
-    ``RECENTLY_CLEARED_DAYS`` days; newest first within each."""
+    ``RECENTLY_CLEARED_DAYS`` days; newest first within each, ties by id. ``limit`` flags
+    from ``offset`` for a page."""
     if not can(actor, "manage_flags", actor.organ):
         return []
-    recent = now - dt.timedelta(days=RECENTLY_CLEARED_DAYS)
-    flags = db.session.execute(
-        sa.select(OfficerFlag).where(
-            scope_filter(actor, OfficerFlag.organ_id),
-            sa.or_(OfficerFlag.cleared_at.is_(None), OfficerFlag.cleared_at >= recent))
-        .options(sa.orm.joinedload(OfficerFlag.officer).joinedload(Officer.organ))
-        .order_by(OfficerFlag.flagged_at.desc(), OfficerFlag.id.desc())).scalars()
-    flags = list(flags)
-    return [f for f in flags if f.cleared_at is None] + \
-        [f for f in flags if f.cleared_at is not None]
+    q = (sa.select(OfficerFlag).where(_listed(actor, now))
+         .options(sa.orm.joinedload(OfficerFlag.officer).joinedload(Officer.organ))
+         .order_by(_open_first(OfficerFlag.cleared_at), OfficerFlag.flagged_at.desc(),
+                   OfficerFlag.id.desc()))
+    if limit is not None:
+        q = q.limit(limit).offset(offset)
+    return list(db.session.execute(q).scalars())
 
 
 def flags_on_record(actor: Any, officer: Officer) -> list[OfficerFlag]:

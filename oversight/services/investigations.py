@@ -643,13 +643,35 @@ def conflicted_teams(decl: ConflictDeclaration) -> list[Investigation]:
             if decl.user_id in inv.team_ids]
 
 
-def declarations_of(user: User) -> list[ConflictDeclaration]:
-    """Newest first, with the officers they name (the list shows them)."""
-    return list(db.session.execute(
-        sa.select(ConflictDeclaration).where(ConflictDeclaration.user_id == user.id)
-        .options(sa.orm.selectinload(ConflictDeclaration.officer))
-        .order_by(ConflictDeclaration.declared_at.desc(), ConflictDeclaration.id.desc())
-    ).scalars())
+def _declarations(actor: Any, *columns: Any) -> sa.Select:
+    """``columns`` of the declarations ``actor`` sees: an inspector their own, a leader
+    those of the users of their subtree."""
+    q = sa.select(*columns).select_from(ConflictDeclaration)
+    if actor.role is Role.INSPECTOR:
+        return q.where(ConflictDeclaration.user_id == actor.id)
+    return (q.join(User, ConflictDeclaration.user_id == User.id)
+            .join(Organ, User.organ_id == Organ.id)
+            .where(Organ.path.startswith(actor.organ.path)))
+
+
+def declaration_count(actor: Any) -> int:
+    """How many declarations ``declarations_for`` lists, in one COUNT query."""
+    return db.session.execute(
+        _declarations(actor, sa.func.count(ConflictDeclaration.id))).scalar_one()
+
+
+def declarations_for(actor: Any, *, limit: int | None = None, offset: int = 0
+                     ) -> list[ConflictDeclaration]:
+    """Newest first (ties by id), with the officers they name and, for a leader, who
+    declared (the list shows them); ``limit`` from ``offset`` for a page."""
+    q = (_declarations(actor, ConflictDeclaration)
+         .options(sa.orm.selectinload(ConflictDeclaration.officer))
+         .order_by(ConflictDeclaration.declared_at.desc(), ConflictDeclaration.id.desc()))
+    if actor.role is not Role.INSPECTOR:
+        q = q.options(sa.orm.contains_eager(ConflictDeclaration.user))
+    if limit is not None:
+        q = q.limit(limit).offset(offset)
+    return list(db.session.execute(q).scalars())
 
 
 registry.register(CaseTypeBinding(

@@ -6,8 +6,11 @@ The queue (filtered, by organ, to-do, a second page and every case type), each c
 type's page (its busiest case and its busiest open one, whose actions run their guards, as
 leader, inspector and intake; a complaint that may still be merged, whose page looks for
 duplicates), the upper organ's view, a recovery's statement of account, an officer's
-record, the deadlines, the statistics, the search page, the early-intervention flags, the
-conflict-of-interest declarations and the officer's own portal.
+record, the deadlines (also overdue only, of one organ), the statistics, the search page,
+the early-intervention flags, the conflict-of-interest declarations (a leader's, an upper
+organ's, an inspector's own) and the officer's own portal. The lists are paged (25 rows a
+page); the deadlines, flags and declarations fit one page at both sizes here, so what their
+page shows still grows from the small database to the large one.
 
 The search is limited to complaints: a page of hits costs one query per case type present
 on it, so an unfiltered page of hits may cost a few more or fewer statements as the mix of
@@ -61,10 +64,15 @@ def _pages() -> list[tuple[str, str, str]]:
         ("officer record", "leader", "/staff/officers/{officer}"),
         ("deadlines", "leader", "/staff/deadlines"),
         ("deadlines of the upper organ", "bj_leader", "/staff/deadlines"),
+        ("deadlines overdue by organ", "bj_leader",
+         "/staff/deadlines?show=overdue&organ={organ}"),
         ("stats", "leader", "/staff/stats"),
         ("search", "leader", SEARCH),
         ("flags", "leader", "/staff/flags"),
+        ("flags of the upper organ", "bj_leader", "/staff/flags"),
         ("conflicts of interest", "leader", "/staff/conflicts"),
+        ("conflicts of interest of the upper organ", "bj_leader", "/staff/conflicts"),
+        ("conflicts of interest as inspector", "inspector", "/staff/conflicts"),
         ("new investigation form", "bj_leader", "/staff/investigations/new"),
         ("officer portal", "officer", "/staff/me"),
     ]

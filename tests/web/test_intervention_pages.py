@@ -182,7 +182,7 @@ def test_the_officers_record_shows_flags_to_leaders_only(client, flagged):
     assert section is not None
     for c in complaints:
         assert c.number in section and f'href="/staff/complaints/{c.id}"' in section
-    assert f'href="/staff/flags#flag-{flag.id}"' in section
+    assert f'href="/staff/flags?flag={flag.id}#flag-{flag.id}"' in section
 
     inspector = client.application.test_client()
     login(inspector, demo, "inspector")
@@ -283,3 +283,155 @@ def test_a_lower_organ_inherits_and_only_its_own_leaders_or_an_admin_configure(c
 def test_others_may_not_open_the_settings_of_chaoyang(client, staff, who):
     login(client, staff, who)
     assert client.get(f"/staff/intervention?organ={organ('BJ-CY').id}").status_code == 403
+
+
+# --------------------------------------------------------------------------- paging
+
+
+def _flag_ids(html: str, within: str | None = None) -> list[int]:
+    if within is not None:
+        html = element(html, within) or ""
+    return [int(i) for i in re.findall(r'<tr id="flag-(\d+)">', html)]
+
+
+def _pager_links(html: str) -> dict[str, str]:
+    pager = element(html, "pager") or ""
+    return {rel: href.replace("&amp;", "&") for href, rel in
+            re.findall(r'<a href="([^"]+)" rel="(prev|next)">', pager)}
+
+
+@pytest.fixture
+def many_flags(staff):
+    """33 flags on 朝阳's list: 27 open (every third raised the same minute as the one
+    before: ties), 6 cleared within the last 90 days; besides them one cleared long ago
+    and one at 海淀, neither on 朝阳's list. Returns (open ids, cleared ids) in the
+    list's order, worked out here, and the logins."""
+    now = utcnow()
+    chaoyang, haidian = organ("BJ-CY"), organ("BJ-HD")
+    wang, li = officer("BJ10001"), officer("BJ10002")
+    leader = user("leader")
+    flags = []
+    with unit_of_work():
+        for i in range(27):
+            flags.append(OfficerFlag(officer_id=(wang, li)[i % 2].id, organ_id=chaoyang.id,
+                                     kind="count", complaint_ids=[],
+                                     flagged_at=now - days(40) + days(i - i % 3 // 2)))
+        for i in range(6):
+            flags.append(OfficerFlag(officer_id=wang.id, organ_id=chaoyang.id, kind="count",
+                                     complaint_ids=[], flagged_at=now - days(100 + i),
+                                     cleared_at=now - days(10 + i), cleared_by_id=leader.id,
+                                     clear_note=f"已约谈{i}"))
+        flags.append(OfficerFlag(officer_id=wang.id, organ_id=chaoyang.id, kind="count",
+                                 complaint_ids=[], flagged_at=now - days(200),
+                                 cleared_at=now - days(95), cleared_by_id=leader.id,
+                                 clear_note="早已解除"))
+        flags.append(OfficerFlag(officer_id=li.id, organ_id=haidian.id, kind="count",
+                                 complaint_ids=[], flagged_at=now))
+        db.session.add_all(flags)
+    newest_first = sorted(flags[:33], key=lambda f: (f.flagged_at, f.id), reverse=True)
+    return ([f.id for f in newest_first if f.cleared_at is None],
+            [f.id for f in newest_first if f.cleared_at is not None], staff)
+
+
+def test_flags_are_paged_open_first_with_nothing_lost(client, many_flags):
+    open_ids, cleared_ids, logins = many_flags
+    assert len(open_ids) == 27 and len(cleared_ids) == 6
+    login(client, logins, "leader")
+    first = client.get("/staff/flags").get_data(as_text=True)
+    second = client.get(_pager_links(first)["next"]).get_data(as_text=True)
+    assert _pager_links(first) == {"next": "/staff/flags?page=2"}
+    assert _pager_links(second) == {"prev": "/staff/flags?page=1"}
+    page1, page2 = _flag_ids(first), _flag_ids(second)
+    assert len(page1) == 25 and not set(page1) & set(page2)
+    assert page1 + page2 == open_ids + cleared_ids
+    # The first page is all open flags: no (empty) cleared section on it. The second
+    # ends the open ones and holds the cleared; both headings count every open flag.
+    assert _flag_ids(first, "open-flags") == open_ids[:25]
+    assert element(first, "cleared-flags") is None
+    assert _flag_ids(second, "open-flags") == open_ids[25:]
+    assert _flag_ids(second, "cleared-flags") == cleared_ids
+    for html, number in ((first, 1), (second, 2)):
+        assert text_of(element(html, "flag-total")) == "（共 33 条）"
+        assert "待处理的预警（27）" in text_of(element(html, "open-flags"))
+        assert f"{number} / 2" in text_of(element(html, "pager"))
+    assert "早已解除" not in first + second
+
+
+@pytest.mark.parametrize("page, shown", [("abc", 1), ("-1", 1), ("0", 1), ("2", 2),
+                                         ("7", 2), ("99999999999999999999", 2)])
+def test_flags_take_any_page_number(client, many_flags, page, shown):
+    open_ids, cleared_ids, logins = many_flags
+    login(client, logins, "leader")
+    response = client.get(f"/staff/flags?page={page}")
+    assert response.status_code == 200
+    listed = open_ids + cleared_ids
+    assert _flag_ids(response.get_data(as_text=True)) == listed[(shown - 1) * 25:shown * 25]
+
+
+def test_a_link_to_one_flag_opens_its_page(client, many_flags):
+    open_ids, cleared_ids, logins = many_flags
+    login(client, logins, "leader")
+    late = open_ids[26]  # the oldest open flag, on the second page
+    html = client.get(f"/staff/flags?flag={late}").get_data(as_text=True)
+    assert late in _flag_ids(html, "open-flags") and "2 / 2" in text_of(element(html, "pager"))
+    html = client.get(f"/staff/flags?flag={open_ids[0]}").get_data(as_text=True)
+    assert _flag_ids(html) == open_ids[:25]
+    # Not on this leader's list (or no such flag): the first page.
+    for other in (max(open_ids + cleared_ids) + 1, max(open_ids + cleared_ids) + 2, "x"):
+        assert _flag_ids(client.get(f"/staff/flags?flag={other}").get_data(
+            as_text=True)) == open_ids[:25]
+    # The officer's record links there.
+    record = client.get(f"/staff/officers/{officer(BADGE).id}").get_data(as_text=True)
+    assert f'href="/staff/flags?flag={late}#flag-{late}"' in element(record, "officer-flags")
+
+
+def test_clearing_on_the_second_page_returns_to_it(client, many_flags):
+    open_ids, cleared_ids, logins = many_flags
+    login(client, logins, "leader")
+    target = open_ids[25]
+    html = client.get("/staff/flags?page=2").get_data(as_text=True)
+    assert f'action="/staff/flags/{target}/clear?page=2"' in element(html, f"flag-{target}")
+    response = client.post(f"/staff/flags/{target}/clear?page=2", data={"note": " "})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    [error] = field_errors(field_box(html, f"note-{target}"))
+    assert "请填写解除预警的说明" in error
+    response = client.post(f"/staff/flags/{target}/clear?page=2", data={"note": "已谈话。"})
+    assert response.status_code == 302 and response.headers["Location"] == "/staff/flags?page=2"
+    assert _flag(target).cleared_at is not None
+    html = client.get("/staff/flags?page=2").get_data(as_text=True)
+    assert "待处理的预警（26）" in text_of(element(html, "open-flags"))
+    assert target in _flag_ids(html, "cleared-flags")
+
+
+def _statements(client, url: str) -> tuple[str, list[str]]:
+    """A page's HTML and the SQL statements it ran, flattened and lower-cased."""
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        seen.append(" ".join(statement.split()).lower())
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        response = client.get(url)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert response.status_code == 200
+    return response.get_data(as_text=True), seen
+
+
+def test_a_page_of_flags_reads_a_page_and_counts_once(client, many_flags):
+    """Page 2 (open and cleared flags) costs what page 1 (open ones only) does; the total
+    and the open count are one COUNT, the flags are read a page at a time."""
+    _open_ids, _cleared_ids, logins = many_flags
+    login(client, logins, "leader")
+    client.get("/staff/flags")  # warm the per-process caches first
+    runs = [_statements(client, f"/staff/flags?page={page}") for page in (1, 2)]
+    assert len(runs[0][1]) == len(runs[1][1])
+    for (html, statements), shown in zip(runs, (25, 8), strict=True):
+        assert len(_flag_ids(html)) == shown
+        totals = [s for s in statements if s.startswith("select count(officer_flag.id)")
+                  and "count(case when" in s]
+        assert len(totals) == 1
+        [listed] = [s for s in statements if s.startswith("select officer_flag.id")]
+        assert "limit" in listed and "offset" in listed

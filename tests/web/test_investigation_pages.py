@@ -4,8 +4,11 @@ conflict declarations, and bad input reported beside the field with the typing k
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from helpers import PNG_BYTES, file_field, login, make_complaint, user
+import sqlalchemy as sa
+from helpers import PNG_BYTES, days, file_field, login, make_complaint, organ, user
 from investigation_helpers import (
     CLEARED,
     add_user,
@@ -27,8 +30,10 @@ from webhelpers import (
 )
 
 from oversight.extensions import db
-from oversight.models import ConflictDeclaration, Investigation
+from oversight.models import ConflictDeclaration, Investigation, Officer, OfficerCategory
+from oversight.models.base import utcnow
 from oversight.services import investigations
+from oversight.services.uow import unit_of_work
 from workflows.roles import Role
 
 
@@ -344,3 +349,133 @@ def test_suspended_officer_is_flagged_on_complaint_and_recusal_pages(staff, clie
         facts = facts.split("</dl>", 1)[0]
         assert "suspended-flag" in facts, url
         assert "BJ10001" in facts, url
+
+
+# --------------------------------------------------------------------------- paging
+
+
+def _reasons(html: str) -> list[str]:
+    """The declarations listed, in order, by their reason."""
+    return re.findall(r'<td data-label="情形" class="narrative">([^<]*)</td>',
+                      element(html, "conflict-list") or "")
+
+
+def _pager_links(html: str) -> dict[str, str]:
+    pager = element(html, "pager") or ""
+    return {rel: href.replace("&amp;", "&") for href, rel in
+            re.findall(r'<a href="([^"]+)" rel="(prev|next)">', pager)}
+
+
+@pytest.fixture
+def many_conflicts(staff):
+    """督察老孙 (朝阳) declares 27 conflicts, newest first 关系26 … 关系0 but for ties
+    (pairs declared the same minute, the later-declared first); 督察小李 (朝阳) two; an
+    inspector of 海淀 one, which 朝阳's leader does not see. Returns the inspector's and
+    the leader's lists as the page should order them."""
+    add_user("hd-insp", Role.INSPECTOR, "BJ-HD", "督察海淀")
+    base = utcnow() - days(60)
+    with unit_of_work():
+        people = [Officer(badge_no=f"BJ19{i:03d}", name=f"辅警{i}", organ=organ("BJ-CY"),
+                          category=OfficerCategory.DUTY) for i in range(29)]
+        people.append(Officer(badge_no="BJ29000", name="海淀辅警", organ=organ("BJ-HD"),
+                              category=OfficerCategory.DUTY))
+        db.session.add_all(people)
+    declared = []
+    with unit_of_work():
+        for i in range(27):
+            declared.append(investigations.declare_conflict(
+                user("inspector"), officer=people[i], reason=f"关系{i}",
+                now=base + days(i - i % 2)))
+        for i in (27, 28):
+            declared.append(investigations.declare_conflict(
+                user("inspector2"), officer=people[i], reason=f"小李关系{i}",
+                now=base + days(i)))
+        investigations.declare_conflict(user("hd-insp"), officer=people[29],
+                                        reason="海淀的声明", now=base)
+
+    def ordered(decls):
+        return [d.reason for d in sorted(decls, key=lambda d: (d.declared_at, d.id),
+                                         reverse=True)]
+
+    return ordered(declared[:27]), ordered(declared), staff
+
+
+def test_an_inspectors_conflicts_are_paged_newest_first(client, many_conflicts):
+    own, _all, logins = many_conflicts
+    login(client, logins, "inspector")
+    first = client.get("/staff/conflicts").get_data(as_text=True)
+    assert _pager_links(first) == {"next": "/staff/conflicts?page=2"}
+    second = client.get("/staff/conflicts?page=2").get_data(as_text=True)
+    assert _pager_links(second) == {"prev": "/staff/conflicts?page=1"}
+    page1, page2 = _reasons(first), _reasons(second)
+    assert len(page1) == 25 and len(page2) == 2 and not set(page1) & set(page2)
+    assert page1 + page2 == own
+    for html, number in ((first, 1), (second, 2)):
+        assert text_of(element(html, "conflict-total")) == "（共 27 条）"
+        assert f"{number} / 2" in text_of(element(html, "pager"))
+        assert element(html, "declare-conflict") is not None
+
+
+def test_a_leader_pages_through_the_subtrees_declarations(client, many_conflicts):
+    _own, everyone, logins = many_conflicts
+    login(client, logins, "leader")
+    first = client.get("/staff/conflicts").get_data(as_text=True)
+    second = client.get(_pager_links(first)["next"]).get_data(as_text=True)
+    assert _reasons(first) + _reasons(second) == everyone
+    assert "（共 29 条）" in text_of(element(second, "conflict-total"))
+    assert "海淀的声明" not in first + second
+    assert "督察小李" in text_of(element(first, "conflict-list"))
+
+
+@pytest.mark.parametrize("page, shown", [("abc", 1), ("-1", 1), ("0", 1), ("2", 2),
+                                         ("3", 2), ("99999999999999999999", 2)])
+def test_conflicts_take_any_page_number(client, many_conflicts, page, shown):
+    own, _all, logins = many_conflicts
+    login(client, logins, "inspector")
+    response = client.get(f"/staff/conflicts?page={page}")
+    assert response.status_code == 200
+    assert _reasons(response.get_data(as_text=True)) == own[(shown - 1) * 25:shown * 25]
+
+
+def test_declaring_from_the_second_page_still_works(client, many_conflicts):
+    own, _all, logins = many_conflicts
+    login(client, logins, "inspector")
+    response = client.post("/staff/conflicts?page=2", data={"officer_badge": "",
+                                                            "reason": "亲属关系"})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert field_errors(field_box(html, "officer_badge")) == ["请填写辅警编号或投诉编号中的一项"]
+    assert value_of(html, "reason") == "亲属关系"
+    assert _reasons(html) == own[25:]
+    response = client.post("/staff/conflicts?page=2", data={"officer_badge": "BJ10002",
+                                                            "reason": "同学关系"})
+    assert response.status_code == 302 and response.headers["Location"] == "/staff/conflicts"
+    html = client.get("/staff/conflicts").get_data(as_text=True)
+    assert _reasons(html)[0] == "同学关系"
+    assert text_of(element(html, "conflict-total")) == "（共 28 条）"
+
+
+def test_a_page_of_declarations_reads_a_page_and_counts_once(client, many_conflicts):
+    _own, _all, logins = many_conflicts
+    login(client, logins, "leader")
+    client.get("/staff/conflicts")  # warm the per-process caches first
+    runs = []
+    for page in (1, 2):
+        seen: list[str] = []
+
+        def count(_conn, _cursor, statement, *_args, _seen=seen):
+            _seen.append(" ".join(statement.split()).lower())
+
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert client.get(f"/staff/conflicts?page={page}").status_code == 200
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+        runs.append(seen)
+    assert len(runs[0]) == len(runs[1])
+    for statements in runs:
+        assert len([s for s in statements
+                    if s.startswith("select count(conflict_declaration.id)")]) == 1
+        [listed] = [s for s in statements if "from conflict_declaration" in s
+                    and not s.startswith("select count(")]
+        assert "limit" in listed and "offset" in listed

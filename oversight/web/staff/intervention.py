@@ -27,6 +27,7 @@ from oversight.services.access import can
 from oversight.services.errors import InvalidData, ServiceError
 from oversight.services.uow import unit_of_work
 from oversight.web.common import apply_errors, organ_tree
+from oversight.web.staff.paging import link_args, paginate, requested_page
 from oversight.web.staff.views import bp, case_url
 
 
@@ -106,16 +107,33 @@ def open_flag_count() -> int:
 
 def _render_flags(failed: int | None = None, form: ClearFlagForm | None = None,
                   status: int = 200):
+    """A page of the list: open flags first (all of them counted in the heading), then
+    the recently cleared ones."""
     if not can(current_user, "manage_flags", current_user.organ):
         abort(403)
-    rows = flag_rows(intervention.flags_for(current_user, utcnow()))
+    now = utcnow()
+    total, open_total = intervention.flag_counts(current_user, now)
+    # ``?flag=<id>`` (the officer's record links to a flag so) opens the page holding it.
+    wanted = request.args.get("flag", "")
+    position = intervention.flag_position(current_user, now, int(wanted)) \
+        if wanted.isdigit() and len(wanted) < 10 and "page" not in request.args else None
+    paging = paginate(total, position=position)
+    rows = flag_rows(intervention.flags_for(current_user, now, limit=paging.size,
+                                            offset=paging.offset))
     return render_template(
         "staff/flags.html", open_rows=[r for r in rows if r.flag.cleared_at is None],
         cleared_rows=[r for r in rows if r.flag.cleared_at is not None],
+        open_total=open_total, paging=paging,
+        page_args=link_args(), here=_page_arg(paging.number),
         blank_form=ClearFlagForm(formdata=None), failed=failed, failed_form=form,
         recent_days=intervention.RECENTLY_CLEARED_DAYS,
         may_configure=can(current_user, "configure_intervention", current_user.organ),
     ), status
+
+
+def _page_arg(number: int) -> dict[str, int]:
+    """The page of the list a clearing form is on, so that the answer returns to it."""
+    return {"page": number} if number > 1 else {}
 
 
 @bp.get("/flags")
@@ -129,6 +147,7 @@ def clear_flag(flag_id: int):
     if flag is None or not can(current_user, "manage_flags",
                                db.session.get(Organ, flag.organ_id)):
         abort(404)
+    back = url_for("staff.flags", **_page_arg(requested_page()))
     form = ClearFlagForm()
     if not form.validate():
         return _render_flags(flag_id, form, 400)
@@ -140,9 +159,9 @@ def clear_flag(flag_id: int):
         return _render_flags(flag_id, form, 400)
     except ServiceError as exc:
         flash(exc.message, "error")
-        return redirect(url_for("staff.flags"))
+        return redirect(back)
     flash(_("已解除预警"), "success")
-    return redirect(url_for("staff.flags"))
+    return redirect(back)
 
 
 # --- an organ's thresholds ---------------------------------------------------------------------

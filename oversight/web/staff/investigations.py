@@ -20,7 +20,6 @@ from wtforms.validators import Length, Optional
 from oversight.extensions import db
 from oversight.models import (
     Complaint,
-    ConflictDeclaration,
     Investigation,
     Officer,
     Organ,
@@ -35,6 +34,7 @@ from oversight.services.uow import unit_of_work
 from oversight.web.common import apply_errors, organ_tree
 from oversight.web.staff.cases import CasePage, register_page
 from oversight.web.staff.officer_record import officer_record
+from oversight.web.staff.paging import link_args, paginate
 from oversight.web.staff.views import bp
 from workflows.complaint import Finding
 from workflows.investigation import EvidenceKind, InvestigationOrigin, InvestigationState
@@ -249,22 +249,15 @@ def conflicts():
                     flash(_("您已在调查 %(numbers)s 的调查组中，请报告领导调整调查组",
                             numbers=_("、").join(affected)), "error")
                 return redirect(url_for("staff.conflicts"))
-    if role is Role.INSPECTOR:
-        rows = investigations.declarations_of(current_user)
-    else:
-        rows = list(db.session.execute(
-            sa.select(ConflictDeclaration).join(User, ConflictDeclaration.user_id == User.id)
-            .join(Organ, User.organ_id == Organ.id)
-            .where(Organ.path.startswith(current_user.organ.path))
-            .options(sa.orm.contains_eager(ConflictDeclaration.user),
-                     sa.orm.selectinload(ConflictDeclaration.officer))
-            .order_by(ConflictDeclaration.declared_at.desc(), ConflictDeclaration.id.desc())
-        ).scalars())
+    paging = paginate(investigations.declaration_count(current_user))
+    rows = investigations.declarations_for(current_user, limit=paging.size,
+                                           offset=paging.offset)
     complaint_numbers = dict(db.session.execute(
         sa.select(Complaint.id, Complaint.number).where(
             Complaint.id.in_([d.complaint_id for d in rows if d.complaint_id]))).all())
     return _no_store(render_template("staff/conflicts.html", form=form, rows=rows,
-                                     complaint_numbers=complaint_numbers,
+                                     complaint_numbers=complaint_numbers, paging=paging,
+                                     page_args=link_args(),
                                      may_declare=role is Role.INSPECTOR), status)
 
 

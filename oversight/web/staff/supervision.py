@@ -20,6 +20,7 @@ from oversight.services.access import CASE_ROLES, can, in_scope
 from oversight.services.errors import InvalidData, ServiceError
 from oversight.services.uow import unit_of_work
 from oversight.web.common import apply_errors, organ_tree
+from oversight.web.staff.paging import link_args, paginate
 from oversight.web.staff.views import _load, _render_case, bp, case_url
 
 
@@ -35,19 +36,27 @@ class AnswerForm(FlaskForm):
 
 @bp.get("/deadlines")
 def deadlines():
-    """Running clocks of the subtree due within days or past due, soonest first."""
+    """Running clocks of the subtree due within days or past due, soonest (most overdue)
+    first, a page at a time."""
     if getattr(current_user, "role", None) not in CASE_ROLES:
         abort(403)
     now = utcnow()
     chosen = request.args.get("organ", "")
-    organ = db.session.get(Organ, int(chosen)) if chosen.isdigit() else None
+    # (an id too long for the column is no organ, not an error of the database)
+    organ = db.session.get(Organ, int(chosen)) \
+        if chosen.isdigit() and len(chosen) < 10 else None
     if organ is not None and not in_scope(current_user, organ):
         organ = None
     overdue_only = request.args.get("show") == "overdue"
-    rows = supervision.due_rows(current_user, now, organ=organ, overdue_only=overdue_only)
+    paging = paginate(supervision.due_count(current_user, now, organ=organ,
+                                            overdue_only=overdue_only))
+    rows = supervision.due_rows(current_user, now, organ=organ, overdue_only=overdue_only,
+                                limit=paging.size, offset=paging.offset)
     organs = organ_tree(within=current_user.organ.path)
     return render_template("staff/deadlines.html", rows=rows, now=now, organs=organs,
-                           organ=chosen, overdue_only=overdue_only,
+                           organ=chosen, overdue_only=overdue_only, paging=paging,
+                           page_args=link_args(show="overdue" if overdue_only else "",
+                                               organ=str(organ.id) if organ else ""),
                            soon_days=supervision.SOON_DAYS,
                            may_supervise={f"{r.case.case_type}:{r.case.id}":
                                           can(current_user, "supervise", r.case)
