@@ -7,20 +7,31 @@ handling days into a median). Calendar boundaries are Beijing's (``workflows.clo
 a case created at 2026-10-31T17:00Z belongs to November. The SQL that turns a UTC
 timestamp into a Beijing date is the only dialect-specific piece, compiled below for
 SQLite and PostgreSQL.
+
+Each statement reads as few rows as it can (bench/stats.py measures them): a case table's
+(organ_id, state, created_at) index answers the counts by organ, type, state and month
+without reading the cases, and the (case_type, trigger, case_id, at) index of case_event
+gives each complaint's first outcome notice without reading the events. Even so a city
+bureau's figures read tens of thousands of rows (categories, clocks), so both pages keep
+what they computed for a short while (``STATS_CACHE_SECONDS``, see ``recent``) and say
+when it was computed.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import math
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+import threading
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
@@ -36,7 +47,7 @@ from oversight.models import (
     Suspension,
 )
 from oversight.services import registry
-from oversight.services.access import scope_filter
+from oversight.services.access import can, scope_filter
 from oversight.services.investigations import VIOLATION_FINDINGS
 from workflows.clocks import LOCAL_TZ
 from workflows.policy import PolicyError, get_packs
@@ -52,6 +63,10 @@ SUBSTANTIATED = VIOLATION_FINDINGS
 RECUSAL_REFUSED = (RecusalState.DENIED, RecusalState.DENIED_FINAL)
 #: Public figures below this are shown as "<5"; a median needs this many cases.
 SMALL_COUNT = 5
+#: Computed figures kept per process at most (see ``recent``), whatever users and filters
+#: ask for: each holds a few rows per organ of its scope and per month, tens of kB for a
+#: city bureau.
+RECENT_ENTRIES = 128
 
 
 # --- Beijing dates in SQL ------------------------------------------------------------------
@@ -153,6 +168,7 @@ def percentile(histogram: dict[int, int], p: float) -> float | None:
     return low + (nth(hi) - low) * (rank - lo)
 
 
+@functools.cache  # called once per grouped row (50,000 at 100k cases), for a few months
 def quarter_of(month: str) -> str:
     """``2026-11`` -> ``2026-Q4``."""
     year, mon = month.split("-")
@@ -245,18 +261,15 @@ class Scope:
         return conditions
 
 
-def _all_cases(scope: Scope):
-    """Every case of every type in scope as (case_type, case_id, organ_id, state, month)."""
+def _each_type(scope: Scope, columns) -> list:
+    """One SELECT per case type of ``columns(model)`` over its cases in scope, each row
+    headed by the case type's name."""
     parts = []
     for name in registry.case_types():
         model = registry.binding_for(name).model
-        parts.append(sa.select(
-            sa.literal_column(f"'{name}'", sa.String()).label("case_type"),
-            model.id.label("case_id"), model.organ_id.label("organ_id"),
-            sa.type_coerce(model.state, sa.String()).label("state"),
-            local_month(model.created_at).label("month"),
-        ).where(*scope.cases(model)))
-    return sa.union_all(*parts).subquery("cases")
+        parts.append(sa.select(sa.literal_column(f"'{name}'", sa.String()).label("case_type"),
+                               *columns(model)).where(*scope.cases(model)))
+    return parts
 
 
 def _days_histogram(rows) -> dict[int, int]:
@@ -282,20 +295,27 @@ class Dashboard:
 
 
 def dashboard(scope: Scope, now: dt.datetime) -> Dashboard:
-    """The staff figures for ``scope``, in seven statements."""
+    """The staff figures for ``scope``, in eight statements."""
     organs = list(db.session.execute(
         sa.select(Organ).where(*scope.organs(Organ.id)).order_by(Organ.path)).scalars())
-    cases = _all_cases(scope)
-    grouped = db.session.execute(
-        sa.select(cases.c.case_type, cases.c.organ_id, cases.c.state, cases.c.month,
-                  sa.func.count())
-        .group_by(cases.c.case_type, cases.c.organ_id, cases.c.state, cases.c.month)).all()
-    by_type, by_organ, by_month, by_state = Counter(), Counter(), Counter(), Counter()
-    for case_type, organ_id, state, month, n in grouped:
+    # Two passes over the case tables, by type, organ and state, then by month; each is
+    # answered from the tables' (organ_id, state, created_at) index without reading the
+    # cases. Grouping by all four at once returned a row per (type, organ, state, month),
+    # some 10,000 at 100k cases, to fold in Python.
+    states = sa.union_all(*_each_type(scope, lambda m: [
+        m.organ_id.label("organ_id"), sa.type_coerce(m.state, sa.String()).label("state")])
+    ).subquery("cases")
+    by_type, by_organ, by_state = Counter(), Counter(), Counter()
+    for case_type, organ_id, state, n in db.session.execute(
+            sa.select(states.c.case_type, states.c.organ_id, states.c.state, sa.func.count())
+            .group_by(states.c.case_type, states.c.organ_id, states.c.state)):
         by_type[case_type] += n
         by_organ[organ_id] += n
-        by_month[month] += n
         by_state[(case_type, state)] += n
+    months = sa.union_all(*_each_type(scope, lambda m: [
+        local_month(m.created_at).label("month")])).subquery("cases")
+    by_month = Counter(dict(db.session.execute(
+        sa.select(months.c.month, sa.func.count()).group_by(months.c.month)).all()))
 
     categories = db.session.execute(
         sa.select(Organ.pack_id, Complaint.category_code, Complaint.finding, sa.func.count())
@@ -303,7 +323,7 @@ def dashboard(scope: Scope, now: dt.datetime) -> Dashboard:
         .group_by(Organ.pack_id, Complaint.category_code, Complaint.finding)).all()
     complaint_days = _days_histogram(db.session.execute(_complaint_days(scope)).all())
     investigation_days = _days_histogram(db.session.execute(_investigation_days(scope)).all())
-    overdue = _clock_counts(scope, cases, now)
+    overdue = _clock_counts(scope, now)
     suspended = db.session.execute(
         sa.select(sa.func.count(Suspension.id)).where(
             *scope.organs(Suspension.organ_id), Suspension.state == SuspensionState.ACTIVE,
@@ -326,19 +346,30 @@ def dashboard(scope: Scope, now: dt.datetime) -> Dashboard:
     return board
 
 
-def _first_outcome_notice():
-    """(case_id, at): when each complaint's first outcome notice was issued."""
-    return (sa.select(CaseEvent.case_id, sa.func.min(CaseEvent.at).label("at"))
-            .where(CaseEvent.case_type == Complaint.case_type,
-                   CaseEvent.trigger == OUTCOME_TRIGGER)
-            .group_by(CaseEvent.case_id).subquery("told"))
+def _first_notices(*conditions):
+    """Complaints meeting ``conditions`` that were told their outcome, with when the first
+    outcome notice was issued (``at``).
+
+    A join grouped per complaint, the notices read from the (case_type, trigger, case_id,
+    at) index of case_event, which holds all that is needed of them. With conditions, the
+    notices are also narrowed to the ids of the complaints in scope (from the case
+    table's organ index), so the planner never starts from every complaint's notice: a
+    station's figures read a station's. (It used to aggregate the first notice of every
+    complaint in the database, from the events' rows, before keeping those in scope.)"""
+    notices = [CaseEvent.case_type == Complaint.case_type,
+               CaseEvent.trigger == OUTCOME_TRIGGER, CaseEvent.case_id == Complaint.id]
+    if conditions:
+        notices.append(CaseEvent.case_id.in_(sa.select(Complaint.id).where(*conditions)))
+    return (sa.select(Complaint.id, Complaint.organ_id, Complaint.finding,
+                      Complaint.created_at, sa.func.min(CaseEvent.at).label("at"))
+            .join(CaseEvent, sa.and_(*notices))
+            .where(*conditions).group_by(Complaint.id).subquery("told"))
 
 
 def _complaint_days(scope: Scope):
-    told = _first_outcome_notice()
-    days = (sa.select(local_days_between(Complaint.created_at, told.c.at).label("days"))
-            .join(told, told.c.case_id == Complaint.id).where(*scope.cases(Complaint))
-            .subquery("d"))
+    told = _first_notices(*scope.cases(Complaint))
+    days = sa.select(local_days_between(told.c.created_at, told.c.at).label("days")
+                     ).subquery("d")
     return sa.select(days.c.days, sa.func.count()).group_by(days.c.days)
 
 
@@ -350,22 +381,29 @@ def _investigation_days(scope: Scope):
     return sa.select(days.c.days, sa.func.count()).group_by(days.c.days)
 
 
-def _clock_counts(scope: Scope, cases, now: dt.datetime) -> tuple[int, int]:
+def _clock_counts(scope: Scope, now: dt.datetime) -> tuple[int, int]:
     """(late, counted): clocks of cases in scope that were breached or are running past
     their due time, among those met, breached or running past due. Cancelled clocks,
     clocks still running within time and paused clocks (time a rule excludes, such as a
     hearing: their due date moves when they resume) are not counted."""
-    clocks = (sa.select(CaseClock.outcome.label("outcome"),
-                        sa.and_(CaseClock.due_at < now, CaseClock.paused_at.is_(None))
-                        .label("past_due"))
-              .join(cases, sa.and_(cases.c.case_type == CaseClock.case_type,
-                                   cases.c.case_id == CaseClock.case_id))
-              .subquery("clocks"))
+    # Per case type, the clocks whose case_id is among that type's cases in scope: the
+    # case ids come from the case table's organ index and each case's clocks from the
+    # (case_type, case_id) index. Joining the clocks to a union of every case's row (as
+    # the month counts needed) read all the cases a second time.
+    past_due = sa.and_(CaseClock.due_at < now, CaseClock.paused_at.is_(None))
+    parts = []
+    for name in registry.case_types():
+        model = registry.binding_for(name).model
+        parts.append(sa.select(CaseClock.outcome.label("outcome"), past_due.label("past_due"))
+                     .where(CaseClock.case_type == name, CaseClock.case_id.in_(
+                         sa.select(model.id).where(*scope.cases(model)))))
+    clocks = sa.union_all(*parts).subquery("clocks")
     late = counted = 0
-    for outcome, past_due, n in db.session.execute(
+    for outcome, is_past_due, n in db.session.execute(
             sa.select(clocks.c.outcome, clocks.c.past_due, sa.func.count())
             .group_by(clocks.c.outcome, clocks.c.past_due)):
-        if outcome is ClockOutcome.BREACHED or (outcome is ClockOutcome.RUNNING and past_due):
+        if outcome is ClockOutcome.BREACHED or (outcome is ClockOutcome.RUNNING
+                                                and is_past_due):
             late += n
             counted += n
         elif outcome is ClockOutcome.MET:
@@ -443,14 +481,90 @@ def _rates_table(board: Dashboard) -> Table:
                         "投诉的比例。当前暂停履职：现处于暂停状态且期限未满的，不受日期范围限制。"))
 
 
+# --- figures kept for a while --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recent:
+    """Figures (``value``) as computed at ``at`` (UTC), which the pages show."""
+
+    value: Any
+    at: dt.datetime
+
+
+class _Kept:
+    """The figures this process computed lately, least recently used first."""
+
+    def __init__(self) -> None:
+        self.entries: OrderedDict[tuple, Recent] = OrderedDict()
+        self.lock = threading.Lock()
+
+
+def recent(key: tuple, now: dt.datetime, compute: Callable[[], Any]) -> Recent:
+    """``compute()``, or what it returned for ``key`` in this process less than
+    ``STATS_CACHE_SECONDS`` before ``now`` (0 computes every time).
+
+    A city bureau's figures read tens of thousands of rows however the statements are
+    shaped (about half a second at 100k cases), while they are read far more often than
+    a minute's new cases change them. ``key`` must hold everything the figures depend on
+    besides the data and the time. Kept per app, so an app never sees another database's
+    figures; at most RECENT_ENTRIES, the least recently used dropped first. Two requests
+    that miss at once both compute: simpler than a lock held during the queries."""
+    seconds = current_app.config.get("STATS_CACHE_SECONDS", 0)
+    if seconds <= 0:
+        return Recent(compute(), now)
+    kept = current_app.extensions.setdefault("oversight.stats", _Kept())
+    with kept.lock:
+        found = kept.entries.get(key)
+        # abs(): a clock set back must not keep figures longer either.
+        if found is not None and abs(now - found.at) < dt.timedelta(seconds=seconds):
+            kept.entries.move_to_end(key)
+            return found
+    fresh = Recent(compute(), now)
+    with kept.lock:
+        kept.entries[key] = fresh
+        kept.entries.move_to_end(key)
+        while len(kept.entries) > RECENT_ENTRIES:
+            kept.entries.popitem(last=False)
+    return fresh
+
+
+def recent_dashboard(scope: Scope, now: dt.datetime) -> Recent:
+    """``dashboard(scope, now)``, kept per the whole scope: the user's subtree (all that
+    ``scope_filter`` looks at for a user allowed statistics), the chosen organ's subtree
+    and the dates. Users of one organ share their figures; no one ever gets another
+    subtree's."""
+    if not can(scope.actor, "stats"):  # counts nothing (scope_filter); never kept
+        return Recent(dashboard(scope, now), now)
+    key = ("dashboard", scope.actor.organ.path,
+           scope.organ.path if scope.organ is not None else None,
+           scope.date_from, scope.date_to)
+    return recent(key, now, lambda: dashboard(scope, now))
+
+
+def recent_transparency(now: dt.datetime) -> Recent:
+    """``transparency()``, kept like the dashboard: the public figures are the same for
+    everyone."""
+    return recent(("transparency",), now, transparency)
+
+
 # --- the public transparency page ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublicOrgan:
+    """An organ as the public figures name it: plain values, so that computed figures can
+    be kept between requests (see ``recent``) without holding database objects."""
+
+    full_name: str
+    path: str
 
 
 @dataclass
 class PublicRow:
     """One organ in one quarter. Counts are exact here; the page suppresses them."""
 
-    organ: Organ
+    organ: PublicOrgan
     quarter: str
     received: int = 0
     concluded: int = 0
@@ -462,6 +576,13 @@ class PublicRow:
         """Shown only when at least SMALL_COUNT complaints were concluded."""
         return percentile(self.days, 0.5) if self.concluded >= SMALL_COUNT else None
 
+    @functools.cached_property  # once per computed figures, not on every page kept
+    def shown(self) -> tuple[str, str, str, str, str]:
+        """The row as published: organ, received, concluded, substantiated (small counts
+        suppressed) and the median days."""
+        return (self.organ.full_name, shown_count(self.received), shown_count(self.concluded),
+                shown_count(self.substantiated), days_text(self.median))
+
 
 def transparency() -> list[PublicRow]:
     """Complaints per organ and Beijing quarter: received (by filing date), concluded
@@ -471,19 +592,22 @@ def transparency() -> list[PublicRow]:
     organs = {o.id: o for o in db.session.execute(sa.select(Organ)).scalars()}
     received = sa.select(Complaint.organ_id.label("organ_id"),
                          local_month(Complaint.created_at).label("month")).subquery("r")
-    told = _first_outcome_notice()
-    concluded = (sa.select(
-        Complaint.organ_id.label("organ_id"), local_month(told.c.at).label("month"),
-        Complaint.finding.in_(SUBSTANTIATED).label("found"),
-        local_days_between(Complaint.created_at, told.c.at).label("days"))
-        .join(told, told.c.case_id == Complaint.id).subquery("c"))
+    told = _first_notices()
+    concluded = sa.select(
+        told.c.organ_id, local_month(told.c.at).label("month"),
+        told.c.finding.in_(SUBSTANTIATED).label("found"),
+        local_days_between(told.c.created_at, told.c.at).label("days")).subquery("c")
 
     rows: dict[tuple[int, str], PublicRow] = {}
+    named: dict[int, PublicOrgan] = {}
 
     def row(organ_id: int, month: str) -> PublicRow:
         key = (organ_id, quarter_of(month))
         if key not in rows:
-            rows[key] = PublicRow(organs[organ_id], key[1])
+            if organ_id not in named:
+                organ = organs[organ_id]
+                named[organ_id] = PublicOrgan(organ.full_name, organ.path)
+            rows[key] = PublicRow(named[organ_id], key[1])
         return rows[key]
 
     for organ_id, month, n in db.session.execute(
@@ -517,9 +641,7 @@ def transparency_table(rows: list[PublicRow]) -> Table:
     return Table("transparency", _("投诉办理情况"),
                  [_("季度"), _("机关"), _("收到投诉"), _("办结（已告知结果）"),
                   _("查实（属实或部分属实）"), _("办理时长中位数（天）")],
-                 [[quarter_label(r.quarter), r.organ.full_name, shown_count(r.received),
-                   shown_count(r.concluded), shown_count(r.substantiated), days_text(r.median)]
-                  for r in rows])
+                 [[quarter_label(r.quarter), *r.shown] for r in rows])
 
 
 def group_by_quarter(rows: list[PublicRow]) -> list[tuple[str, list[PublicRow]]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -21,6 +22,8 @@ from webhelpers import (
     text_of,
 )
 
+import oversight.web.staff.stats as stats_page
+from oversight.config import build_config
 from oversight.extensions import db
 from oversight.models import (
     CaseClock,
@@ -34,6 +37,7 @@ from oversight.models import (
 )
 from oversight.models.base import utcnow
 from oversight.services import registry
+from oversight.services import stats as stats_service
 from oversight.services.stats import local_bounds, percentile
 from oversight.services.uow import unit_of_work
 from workflows.complaint import ComplaintState
@@ -136,6 +140,13 @@ def add_suspension(organ_code: str, badge: str, created: str, state: str,
 @pytest.fixture(autouse=True)
 def _isolated_requests(app):
     isolate_requests(app)
+
+
+@pytest.fixture(autouse=True)
+def _computed_each_time(app):
+    """The figures are computed on every request here, so that each test sees what it
+    just added; keeping them (STATS_CACHE_SECONDS) has tests of its own."""
+    app.config["STATS_CACHE_SECONDS"] = 0
 
 
 @pytest.fixture
@@ -387,3 +398,100 @@ def test_statement_count_does_not_grow_with_the_data(app, client, demo, cases):
     large = _count_statements(app, client)
     assert large == small
     assert small <= 16, small
+
+
+# --- figures kept for a while (STATS_CACHE_SECONDS) ----------------------------------------
+
+START = at("2026-11-25T17:05")  # 01:05 on 26 November in Beijing
+
+
+@pytest.fixture
+def clock(app, monkeypatch):
+    """Figures kept for 60 s; the page's clock stands at START until ``clock.move(s)``
+    sets it s seconds after START; ``clock.computed`` lists each computation's time."""
+    monkeypatch.setitem(app.config, "STATS_CACHE_SECONDS", 60)
+    clock = SimpleNamespace(now=START, computed=[])
+    clock.move = lambda seconds: setattr(clock, "now", START + dt.timedelta(seconds=seconds))
+    monkeypatch.setattr(stats_page, "utcnow", lambda: clock.now)
+    real = stats_service.dashboard
+
+    def counting(scope, when):
+        clock.computed.append(when)
+        return real(scope, when)
+
+    monkeypatch.setattr(stats_service, "dashboard", counting)
+    return clock
+
+
+def test_kept_figures_are_never_shared_between_scopes(client, demo, cases, clock):
+    """Within the minute every user still gets the figures of their own subtree, for the
+    organ and the dates they chose; users of one organ share them."""
+    _user, password = add_user("hd_intake", Role.INTAKE, "BJ-HD")
+    passwords = {**demo, "hd_intake": password}
+    slt = str(organ("BJ-CY-SLT").id)
+    cy = [["朝阳分局", "12"], ["三里屯派出所", "3"]]
+    for _round in range(2):  # computed, then kept
+        _response, html = get_stats(client, passwords, "leader")
+        assert table_rows(html, "organ") == cy
+        _response, html = get_stats(client, passwords, "hd_intake")
+        assert table_rows(html, "organ") == [["海淀分局", "4"]]
+        assert "朝阳分局" not in html.split("</header>")[1]
+        _response, html = get_stats(client, passwords, "bj_leader")
+        assert table_rows(html, "organ") == [["北京市公安局", "0"], *cy, ["海淀分局", "4"]]
+        _response, html = get_stats(client, passwords, "leader", organ_id=slt)
+        assert table_rows(html, "organ") == [["三里屯派出所", "3"]]
+        _response, html = get_stats(client, passwords, "leader", date_from="2026-11-01")
+        assert table_rows(html, "month") == [["2026-11", "10"]]
+        _response, html = get_stats(client, passwords, "leader", date_to="2026-10-31")
+        assert table_rows(html, "month") == [["2026-09", "1"], ["2026-10", "4"]]
+        _response, html = get_stats(client, passwords, "inspector")  # 朝阳, as the leader
+        assert table_rows(html, "organ") == cy
+    assert len(clock.computed) == 6  # once per scope: the inspector shared the leader's
+
+
+def test_kept_figures_expire_and_the_page_says_when_they_were_computed(client, demo, cases,
+                                                                       clock):
+    login(client, demo, "leader")
+    html = client.get("/staff/stats").get_data(as_text=True)
+    assert table_rows(html, "month")[-1] == ["2026-11", "10"]
+    assert figure(html, "as-of") == "数据截至 01:05（北京时间）"
+    add_complaint("BJ-CY", "2026-11-21T04:00")
+    clock.move(59)
+    html = client.get("/staff/stats").get_data(as_text=True)
+    csv = client.get("/staff/stats?format=csv&table=month").data.decode("utf-8-sig")
+    assert clock.computed == [START]
+    assert table_rows(html, "month")[-1] == ["2026-11", "10"]  # kept, and said so
+    assert figure(html, "as-of") == "数据截至 01:05（北京时间）"
+    assert csv.splitlines()[-1] == "2026-11,10"  # the export has the page's figures
+    clock.move(60)
+    html = client.get("/staff/stats").get_data(as_text=True)
+    csv = client.get("/staff/stats?format=csv&table=month").data.decode("utf-8-sig")
+    assert len(clock.computed) == 2
+    assert table_rows(html, "month")[-1] == ["2026-11", "11"]
+    assert figure(html, "as-of") == "数据截至 01:06（北京时间）"
+    assert csv.splitlines()[-1] == "2026-11,11"
+    clock.move(0)  # a clock set back a minute does not keep them either
+    client.get("/staff/stats")
+    assert len(clock.computed) == 3
+
+
+def test_at_most_recent_entries_are_kept(app, client, demo, cases, clock, monkeypatch):
+    monkeypatch.setattr(stats_service, "RECENT_ENTRIES", 2)
+    login(client, demo, "leader")
+    for day in ("2026-09-01", "2026-10-01", "2026-11-01", "2026-11-01", "2026-10-01"):
+        assert client.get(f"/staff/stats?date_from={day}").status_code == 200
+    assert len(clock.computed) == 3
+    assert len(app.extensions["oversight.stats"].entries) == 2
+    client.get("/staff/stats?date_from=2026-09-01")  # computed again, in place of 11-01,
+    assert len(clock.computed) == 4                   # the least recently used
+    client.get("/staff/stats?date_from=2026-10-01")
+    assert len(clock.computed) == 4
+    client.get("/staff/stats?date_from=2026-11-01")
+    assert len(clock.computed) == 5
+
+
+def test_stats_cache_seconds_comes_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("OVERSIGHT_STATS_CACHE_SECONDS", raising=False)
+    assert build_config({"INSTANCE_PATH": str(tmp_path)})["STATS_CACHE_SECONDS"] == 60
+    monkeypatch.setenv("OVERSIGHT_STATS_CACHE_SECONDS", "0")
+    assert build_config({"INSTANCE_PATH": str(tmp_path)})["STATS_CACHE_SECONDS"] == 0

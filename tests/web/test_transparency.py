@@ -3,13 +3,15 @@ to 4 shown as "<5", no median from fewer than 5 cases, and no personal data at a
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 import sqlalchemy as sa
-from test_stats import add_complaint
+from test_stats import START, add_complaint
 from webhelpers import element, isolate_requests, text_of
 
+import oversight.web.public.transparency as transparency_page
 from oversight.extensions import db
 from oversight.models import Complaint
 
@@ -19,6 +21,13 @@ CY, HD = "北京市公安局朝阳分局", "北京市公安局海淀分局"
 @pytest.fixture(autouse=True)
 def _isolated_requests(app):
     isolate_requests(app)
+
+
+@pytest.fixture(autouse=True)
+def _computed_each_time(app):
+    """The figures are computed on every request here, so that each test sees what it
+    just added; keeping them (STATS_CACHE_SECONDS) has tests of its own."""
+    app.config["STATS_CACHE_SECONDS"] = 0
 
 
 @pytest.fixture
@@ -108,3 +117,29 @@ def test_the_public_index_links_to_it(client, demo):
 def test_an_empty_system_says_so(client, demo):
     html = client.get("/transparency").get_data(as_text=True)
     assert element(html, "no-data") is not None
+
+
+def test_the_figures_are_kept_a_minute_and_the_page_says_since_when(app, client, complaints,
+                                                                    monkeypatch):
+    monkeypatch.setitem(app.config, "STATS_CACHE_SECONDS", 60)
+    now = {"at": START}
+    monkeypatch.setattr(transparency_page, "utcnow", lambda: now["at"])
+
+    def page_and_csv() -> tuple[list[str], str, list[str]]:
+        html = client.get("/transparency").get_data(as_text=True)
+        csv = client.get("/transparency?format=csv").data.decode("utf-8-sig").splitlines()
+        return rows_of(html, "2026-Q4")[HD], text_of(element(html, "as-of")).strip(), csv
+
+    row, as_of, csv = page_and_csv()
+    assert (row, as_of) == (["<5", "<5", "0", "—"], "数据截至 01:05（北京时间）")
+    assert f"2026年第4季度,{HD},<5,<5,0,—" in csv
+    for day in range(4, 7):  # 海淀 receives its fifth complaint of the quarter
+        add_complaint("BJ-HD", f"2026-11-{day:02d}T02:00")
+    now["at"] = START + dt.timedelta(seconds=59)
+    row, as_of, csv = page_and_csv()
+    assert (row, as_of) == (["<5", "<5", "0", "—"], "数据截至 01:05（北京时间）")
+    assert f"2026年第4季度,{HD},<5,<5,0,—" in csv  # the export has the page's figures
+    now["at"] = START + dt.timedelta(seconds=60)
+    row, as_of, csv = page_and_csv()
+    assert (row, as_of) == (["5", "<5", "0", "—"], "数据截至 01:06（北京时间）")
+    assert f"2026年第4季度,{HD},5,<5,0,—" in csv

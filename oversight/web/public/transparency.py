@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import render_template, request
 
+from oversight.models.base import utcnow
 from oversight.services import stats as stats_service
 from oversight.web.public.views import bp
 from oversight.web.staff.stats import csv_response
@@ -14,12 +15,12 @@ from oversight.web.staff.stats import csv_response
 
 @bp.get("/transparency")
 def transparency():
-    rows = stats_service.transparency()
+    figures = stats_service.recent_transparency(utcnow())  # kept a short while, as staff's
+    rows = figures.value
     if request.args.get("format") == "csv":
         return csv_response(stats_service.transparency_table(rows), "transparency")
-    return render_template("public/transparency.html",
+    return render_template("public/transparency.html", computed_at=figures.at,
                            quarters=stats_service.group_by_quarter(rows),
                            quarter_label=stats_service.quarter_label,
                            shown_count=stats_service.shown_count,
-                           days_text=stats_service.days_text,
                            small=stats_service.SMALL_COUNT)

@@ -70,9 +70,11 @@ def stats():
     if request.args and not form.validate():
         return render_template("staff/stats.html", form=form, board=None), 400
     chosen = next((o for o, _d in organs if str(o.id) == form.organ_id.data), None)
-    board = stats_service.dashboard(
+    # The page and its CSV exports read the same kept figures (see stats_service.recent).
+    figures = stats_service.recent_dashboard(
         stats_service.Scope(current_user, chosen, form.date_from.data, form.date_to.data),
         utcnow())
+    board = figures.value
     if request.args.get("format") == "csv":
         table = board.table(request.args.get("table", ""))
         if table is None:
@@ -81,6 +83,7 @@ def stats():
     csv_urls = {t.name: url_for("staff.stats", format="csv", table=t.name, **form.filters)
                 for t in board.tables}
     return render_template("staff/stats.html", form=form, board=board, csv_urls=csv_urls,
-                           organ=chosen, percentile=stats_service.percentile,
+                           organ=chosen, computed_at=figures.at,
+                           percentile=stats_service.percentile,
                            days_text=stats_service.days_text,
                            rate_text=stats_service.rate_text)
