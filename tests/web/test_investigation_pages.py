@@ -24,6 +24,7 @@ from webhelpers import (
     field_errors,
     flashes,
     isolate_requests,
+    pager_links,
     refreshed,
     text_of,
     value_of,
@@ -360,12 +361,6 @@ def _reasons(html: str) -> list[str]:
                       element(html, "conflict-list") or "")
 
 
-def _pager_links(html: str) -> dict[str, str]:
-    pager = element(html, "pager") or ""
-    return {rel: href.replace("&amp;", "&") for href, rel in
-            re.findall(r'<a href="([^"]+)" rel="(prev|next)">', pager)}
-
-
 @pytest.fixture
 def many_conflicts(staff):
     """督察老孙 (朝阳) declares 27 conflicts, newest first 关系26 … 关系0 but for ties
@@ -404,9 +399,9 @@ def test_an_inspectors_conflicts_are_paged_newest_first(client, many_conflicts):
     own, _all, logins = many_conflicts
     login(client, logins, "inspector")
     first = client.get("/staff/conflicts").get_data(as_text=True)
-    assert _pager_links(first) == {"next": "/staff/conflicts?page=2"}
+    assert pager_links(first) == {"next": "/staff/conflicts?page=2"}
     second = client.get("/staff/conflicts?page=2").get_data(as_text=True)
-    assert _pager_links(second) == {"prev": "/staff/conflicts?page=1"}
+    assert pager_links(second) == {"prev": "/staff/conflicts?page=1"}
     page1, page2 = _reasons(first), _reasons(second)
     assert len(page1) == 25 and len(page2) == 2 and not set(page1) & set(page2)
     assert page1 + page2 == own
@@ -420,7 +415,7 @@ def test_a_leader_pages_through_the_subtrees_declarations(client, many_conflicts
     _own, everyone, logins = many_conflicts
     login(client, logins, "leader")
     first = client.get("/staff/conflicts").get_data(as_text=True)
-    second = client.get(_pager_links(first)["next"]).get_data(as_text=True)
+    second = client.get(pager_links(first)["next"]).get_data(as_text=True)
     assert _reasons(first) + _reasons(second) == everyone
     assert "（共 29 条）" in text_of(element(second, "conflict-total"))
     assert "海淀的声明" not in first + second

@@ -7,6 +7,7 @@ import re
 import pytest
 import sqlalchemy as sa
 from helpers import login, make_complaint
+from webhelpers import pager_links
 
 from oversight.extensions import db
 from oversight.models import Notice
@@ -95,14 +96,6 @@ def _due_ids(html: str) -> list[str]:
     return [key for _cls, key in _due_rows(html)]
 
 
-def _pager_links(html: str) -> dict[str, str]:
-    from webhelpers import element
-
-    pager = element(html, "pager") or ""
-    return {rel: href.replace("&amp;", "&") for href, rel in
-            re.findall(r'<a href="([^"]+)" rel="(prev|next)">', pager)}
-
-
 def _expected_due(leader, overdue_only: bool = False, organ_id: int | None = None
                   ) -> list[str]:
     """What the list should show, worked out here from the clocks themselves: running
@@ -162,8 +155,8 @@ def test_deadlines_are_paged_most_urgent_first_with_nothing_lost(client, many_du
     for number, html in ((1, first), (2, second)):
         assert text_of(element(html, "deadline-total")) == "（共 34 条）"
         assert f"{number} / 2" in text_of(element(html, "pager"))
-    assert _pager_links(first) == {"next": "/staff/deadlines?page=2"}
-    assert _pager_links(second) == {"prev": "/staff/deadlines?page=1"}
+    assert pager_links(first) == {"next": "/staff/deadlines?page=2"}
+    assert pager_links(second) == {"prev": "/staff/deadlines?page=1"}
     # The overdue ones lead (三里屯's, the oldest, first); the six due soon come last.
     classes = [cls for cls, _key in _due_rows(first) + _due_rows(second)]
     assert classes == ["overdue"] * 28 + ["due-soon"] * 6
@@ -181,7 +174,7 @@ def test_deadline_filters_survive_paging(client, many_due):
     login(client, many_due, "leader")
     first = client.get(f"/staff/deadlines?show=overdue&organ={chaoyang}").get_data(
         as_text=True)
-    next_url = _pager_links(first)["next"]
+    next_url = pager_links(first)["next"]
     assert next_url.startswith("/staff/deadlines?")
     assert sorted(next_url.split("?", 1)[1].split("&")) == \
         sorted(["page=2", "show=overdue", f"organ={chaoyang}"])
@@ -189,7 +182,7 @@ def test_deadline_filters_survive_paging(client, many_due):
     assert "（共 28 条）" in second
     assert _due_ids(first) + _due_ids(second) == expected
     assert 'class="due-soon"' not in second
-    prev_url = _pager_links(second)["prev"]
+    prev_url = pager_links(second)["prev"]
     assert "show=overdue" in prev_url and f"organ={chaoyang}" in prev_url
     # Only 三里屯's: one page, no pager.
     slt = client.get(f"/staff/deadlines?organ={organ('BJ-CY-SLT').id}").get_data(as_text=True)
@@ -252,7 +245,7 @@ def test_the_queue_pages_with_the_shared_pager(client, demo):
     login(client, demo, "intake")
     first = client.get("/staff/?type=complaint&state=submitted").get_data(as_text=True)
     numbers = re.compile(r'<td data-label="编号"><a href="[^"]+">(TS\d+)</a>')
-    links = _pager_links(first)
+    links = pager_links(first)
     assert sorted(links["next"].split("?", 1)[1].split("&")) == \
         ["page=2", "state=submitted", "type=complaint"]
     second = client.get(links["next"]).get_data(as_text=True)

@@ -252,3 +252,10 @@ def drive_to_notified(case, **kwargs):
 def flashes(text: str) -> list[str]:
     return [htmllib.unescape(m) for m in
             re.findall(r'<div class="flash [^"]*" role="status">([^<]*)</div>', text)]
+
+
+def pager_links(text: str) -> dict[str, str]:
+    """The staff pager's links, ``{"prev"|"next": url}`` (``templates/staff/_pager.html``)."""
+    pager = element(text, "pager") or ""
+    return {rel: href.replace("&amp;", "&") for href, rel in
+            re.findall(r'<a href="([^"]+)" rel="(prev|next)">', pager)}
