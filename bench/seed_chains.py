@@ -139,7 +139,8 @@ class Draft:
         due = self.s.due(at, limit.amount, limit.unit.value)
         self.clocks.append({
             "id": self.s.next_id("case_clock"), "case_type": self.type, "case_id": self.id,
-            "kind": kind, "started_at": at, "due_at": due, "base_due_at": due,
+            "organ_id": self.row["organ_id"], "kind": kind, "started_at": at, "due_at": due,
+            "base_due_at": due,
             "stopped_at": None, "outcome": "running", "amount": limit.amount,
             "unit": limit.unit.value, "citation": limit.citation.label, "extended_days": 0,
             "paused_at": None, "pauses": []})

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 
 from oversight import create_app
 from oversight.config import REPO_ROOT
@@ -35,6 +35,14 @@ def _fresh_url(tmp_path):
     return f"{PG_URL}{sep}options=-csearch_path%3D{schema}", (engine, schema)
 
 
+def _drop(pg) -> None:
+    if pg:
+        engine, schema = pg
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
 def test_models_and_migrations_agree(tmp_path):
     url, pg = _fresh_url(tmp_path)
     try:
@@ -49,8 +57,37 @@ def test_models_and_migrations_agree(tmp_path):
             db.session.remove()
             db.engine.dispose()
     finally:
-        if pg:
-            engine, schema = pg
-            with engine.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            engine.dispose()
+        _drop(pg)
+
+
+def test_existing_clocks_get_their_cases_organ(tmp_path):
+    """c511afa91d07 fills case_clock.organ_id in from each clock's case: cases and
+    clocks written at head lose the column on the way down and get it back on the way up."""
+    from helpers import make_complaint, organ
+    from oversight.seed import seed_demo
+    from oversight.services.uow import unit_of_work
+
+    url, pg = _fresh_url(tmp_path)
+    try:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SEARCH_INLINE": False,
+                          "INSTANCE_PATH": str(tmp_path / "instance")})
+        with app.app_context():
+            upgrade()
+            with unit_of_work():
+                seed_demo()
+            chaoyang, _code = make_complaint()
+            haidian, _code = make_complaint(organ_id=organ("BJ-HD").id,
+                                            officer_badge="BJ10003")
+            expected = {("complaint", chaoyang.id): organ("BJ-CY").id,
+                        ("complaint", haidian.id): organ("BJ-HD").id}
+            db.session.remove()
+            downgrade(revision="f5a086444e81")
+            upgrade()
+            with db.engine.connect() as conn:
+                clocks = conn.execute(sa.text(
+                    "SELECT case_type, case_id, organ_id FROM case_clock")).all()
+            assert clocks and {(t, i): o for t, i, o in clocks} == expected
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        _drop(pg)

@@ -20,6 +20,7 @@ def start(case: Any, kind: str, pack: Any, now: dt.datetime) -> CaseClock:
     clock = CaseClock(
         case_type=case.case_type,
         case_id=case.id,
+        organ_id=case.organ_id,
         kind=kind,
         started_at=now,
         due_at=due,

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
+
 from workflows.engine import CaseType
 
 
@@ -40,8 +42,23 @@ class CaseTypeBinding:
 _BINDINGS: dict[str, CaseTypeBinding] = {}
 
 
+class OrganFixed(RuntimeError):
+    """A case's organ was changed after the case was opened."""
+
+
+def _organ_fixed(_mapper: Any, _connection: Any, case: Any) -> None:
+    """A case's organ is fixed once it is opened: a transfer opens a new case at the other
+    organ. Its clocks carry a copy of it (``CaseClock.organ_id``), which would otherwise
+    go stale, and its events, notices and numbers were issued in that organ's name."""
+    if sa.inspect(case).attrs.organ_id.history.has_changes():
+        raise OrganFixed(f"{case.case_type} {case.id}: a case's organ never changes")
+
+
 def register(binding: CaseTypeBinding) -> CaseTypeBinding:
     _BINDINGS[binding.spec.name] = binding
+    if binding.model is not None and not sa.event.contains(binding.model, "before_update",
+                                                           _organ_fixed):
+        sa.event.listen(binding.model, "before_update", _organ_fixed)
     return binding
 
 

@@ -27,7 +27,7 @@ from oversight.models import (
     Supervision,
     User,
 )
-from oversight.services import events, registry
+from oversight.services import events, organs, registry
 from oversight.services.access import CASE_ROLES, can, scope_filter
 from oversight.services.errors import Forbidden, InvalidData
 from oversight.storage import insert_ignoring_conflict
@@ -53,23 +53,17 @@ def _listed(actor: Any, now: dt.datetime, soon_days: int, organ: Organ | None,
     """The condition on ``CaseClock`` of the list: running, unpaused, due by the horizon,
     and its case in the subtree (``organ``'s, when given).
 
-    Running clocks are few (open cases only) and indexed by due date, while a busy
-    subtree holds many cases of every type: the clocks lead, in due order, and each
-    looks up its own case's organ by id. (Joining the case tables instead let the
-    planners start from every case of the subtree: SQLite probed each one's clocks,
-    PostgreSQL hashed them all.)"""
+    A clock carries its case's organ (a case's organ never changes), so the condition is
+    on the clock alone, and the index (outcome, organ_id, paused_at, due_at) answers it:
+    the count reads index entries only, and the page reads the first clocks by due date.
+    (Asking each clock's case for its organ made the count of a city bureau's list visit
+    22,000 cases at 1M.)"""
     horizon = now if overdue_only else now + dt.timedelta(days=soon_days)
-    whens = []
-    for name in registry.case_types():
-        model = registry.binding_for(name).model
-        whens.append((CaseClock.case_type == name, sa.select(model.organ_id)
-                      .where(model.id == CaseClock.case_id).scalar_subquery()))
-    organ_of_case = sa.case(*whens)
-    organs = sa.select(Organ.id).where(scope_filter(actor, Organ.id))
+    where = [CaseClock.outcome == ClockOutcome.RUNNING, CaseClock.paused_at.is_(None),
+             CaseClock.due_at <= horizon, scope_filter(actor, CaseClock.organ_id)]
     if organ is not None:
-        organs = organs.where(Organ.path.startswith(organ.path))
-    return sa.and_(CaseClock.outcome == ClockOutcome.RUNNING, CaseClock.paused_at.is_(None),
-                   CaseClock.due_at <= horizon, organ_of_case.in_(organs))
+        where.append(CaseClock.organ_id.in_(organs.subtree_ids(organ.path)))
+    return sa.and_(*where)
 
 
 def due_count(actor: Any, now: dt.datetime, *, soon_days: int = SOON_DAYS,

@@ -77,6 +77,11 @@ def test_states_clocks_and_events_agree(app, demo, seed_scale):
                     "SELECT count(*) FROM case_clock WHERE case_type = :t AND case_id = :i "
                     "AND outcome = 'running'"), {"t": name, "i": case.id}).scalar()
                 assert running == 0, case.number
+            # each clock carries its case's organ, as clocks.start copies it
+            organs = db.session.execute(sa.text(
+                "SELECT DISTINCT organ_id FROM case_clock WHERE case_type = :t "
+                "AND case_id = :i"), {"t": name, "i": case.id}).scalars().all()
+            assert organs in ([], [case.organ_id]), case.number
 
 
 def test_numbers_and_ids_go_on_after_seeding(app, demo, seed_scale):

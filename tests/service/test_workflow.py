@@ -19,7 +19,7 @@ from oversight.models import (
 )
 from oversight.models.base import utcnow
 from oversight.models.records import ImmutableRecordError
-from oversight.services import events, workflow
+from oversight.services import events, registry, workflow
 from oversight.services.actors import PublicActor
 from oversight.services.errors import IllegalTransition, InvalidData, StaleCase
 from oversight.services.uow import unit_of_work
@@ -179,11 +179,31 @@ def test_transfer_creates_a_case_at_the_officers_organ(demo):
     new = case.transferred_to
     assert new.organ.code == "BJ-HD" and new.state is ComplaintState.SUBMITTED
     assert new.access_code_hash == case.access_code_hash
-    assert db.session.execute(sa.select(CaseClock).where(
-        CaseClock.case_id == new.id)).scalar_one().kind == "acknowledge"
+    new_clock = db.session.execute(sa.select(CaseClock).where(
+        CaseClock.case_id == new.id)).scalar_one()
+    assert new_clock.kind == "acknowledge"
+    # each clock carries its own case's organ: the deadlines list of 海淀 finds the new one
+    assert new_clock.organ_id == organ("BJ-HD").id
+    assert {c.organ_id for c in db.session.execute(sa.select(CaseClock).where(
+        CaseClock.case_id == case.id)).scalars()} == {organ("BJ-CY").id}
     notice = db.session.execute(sa.select(Notice).where(Notice.case_id == case.id)).scalar_one()
     assert new.number in notice.body and "海淀分局" in notice.body
     assert list(events.verify_chains()) == []
+
+
+def test_a_cases_organ_never_changes_once_it_is_opened(demo):
+    """A transfer opens a new case: moving a case itself would leave its clocks (which
+    carry its organ) and its issued notices behind, so the models refuse it."""
+    case, _code = make_complaint()
+    case.organ_id = organ("BJ-HD").id
+    with pytest.raises(registry.OrganFixed), unit_of_work():
+        db.session.flush()
+    db.session.rollback()
+    case.organ = organ("BJ-HD")
+    with pytest.raises(registry.OrganFixed), unit_of_work():
+        db.session.flush()
+    db.session.rollback()
+    assert db.session.get(type(case), case.id).organ.code == "BJ-CY"
 
 
 def test_merge_needs_an_open_target_in_scope(demo):

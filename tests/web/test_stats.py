@@ -77,7 +77,7 @@ def add_complaint(organ_code: str, created: str, state: str = "submitted", *,
         for seq, when in enumerate(notices, start=1):
             db.session.add(event_row("complaint", c.id, seq, "issue_notice", at(when)))
         for kind, outcome, due in clocks:
-            db.session.add(clock_row("complaint", c.id, kind, outcome, due))
+            db.session.add(clock_row(c, kind, outcome, due))
     return c
 
 
@@ -87,8 +87,9 @@ def event_row(case_type: str, case_id: int, seq: int, trigger: str, when: dt.dat
                      to_state="notified", payload={}, prev_hash="0" * 64, hash="1" * 64)
 
 
-def clock_row(case_type: str, case_id: int, kind: str, outcome: str, due: dt.datetime):
-    return CaseClock(case_type=case_type, case_id=case_id, kind=kind,
+def clock_row(case, kind: str, outcome: str, due: dt.datetime):
+    return CaseClock(case_type=case.case_type, case_id=case.id, organ_id=case.organ_id,
+                     kind=kind,
                      started_at=due - dt.timedelta(days=15), due_at=due,
                      outcome=ClockOutcome(outcome), amount=15, unit="calendar_days",
                      citation="信访工作条例 第二十二条")
@@ -120,7 +121,7 @@ def add_recusal(organ_code: str, created: str, state: str, clocks=()) -> Recusal
         db.session.add(r)
         db.session.flush()
         for kind, outcome, due in clocks:
-            db.session.add(clock_row("recusal", r.id, kind, outcome, due))
+            db.session.add(clock_row(r, kind, outcome, due))
     return r
 
 
