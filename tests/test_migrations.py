@@ -64,6 +64,7 @@ def test_existing_clocks_get_their_cases_organ(tmp_path):
     """c511afa91d07 fills case_clock.organ_id in from each clock's case: cases and
     clocks written at head lose the column on the way down and get it back on the way up."""
     from helpers import make_complaint, organ
+
     from oversight.seed import seed_demo
     from oversight.services.uow import unit_of_work
 

@@ -38,7 +38,7 @@ from pickle import dumps
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.system import pack_uint, pack_ushort
 from whoosh.util.numeric import length_to_byte
@@ -446,11 +446,34 @@ def follow(*, poll_seconds: float = 1.0, stop: Callable[[], bool] | None = None)
             time.sleep(poll_seconds)
 
 
+#: set in a session's ``info`` when it wrote a search outbox row (see drain_after_commit)
+_QUEUED = "search_outbox_written"
+
+
+@sa.event.listens_for(SearchOutbox, "after_insert")
+def _outbox_written(_mapper, _connection, row: SearchOutbox) -> None:
+    session = object_session(row)
+    if session is not None:
+        session.info[_QUEUED] = True
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _outbox_rolled_back(session: Session) -> None:
+    session.info.pop(_QUEUED, None)
+
+
 def drain_after_commit() -> None:
     """Index what the transaction just committed, when the app indexes in-process
     (``SEARCH_INLINE``). A failure is logged and never reaches the request: the outbox
-    rows stay after the cursor for the next pass."""
+    rows stay after the cursor for the next pass.
+
+    Only a transaction that wrote an outbox row starts a pass: the others (a sign-in, a
+    submission count, a mail status) would take the index's writer lock and read the
+    outbox for nothing. Rows an earlier pass left are applied with the next case change,
+    or by ``oversight index``."""
     if not has_app_context() or not current_app.config.get("SEARCH_INLINE"):
+        return
+    if not db.session.info.pop(_QUEUED, False):
         return
     try:
         index_pending(lock_timeout=current_app.config["SEARCH_INLINE_LOCK_SECONDS"])

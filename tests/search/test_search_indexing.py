@@ -64,6 +64,31 @@ def test_a_crash_between_commit_and_indexing_loses_nothing(staff, app, monkeypat
     assert index_pending() == 0  # nothing left after the cursor
 
 
+def test_only_a_commit_that_queued_a_case_starts_an_inline_pass(staff, app, monkeypatch):
+    """Inline indexing runs after the commits that wrote an outbox row, not after every
+    commit (a sign-in or a submission count would take the index's lock for nothing)."""
+    from oversight.extensions import db
+    from oversight.services import throttle, workflow
+    from oversight.services.uow import unit_of_work
+
+    passes = []
+    real = indexer_mod.index_pending
+    monkeypatch.setattr(indexer_mod, "index_pending",
+                        lambda **kw: passes.append(kw) or real(**kw))
+    with unit_of_work():
+        throttle.submission_allowed("192.0.2.1", utcnow())
+    assert passes == []
+    case = complain(narrative="第四件：辅警在桥下辱骂路人。")
+    assert len(passes) == 1 and _numbers("桥下") == [case.number]
+    with pytest.raises(RuntimeError), unit_of_work():
+        workflow.record_outbox(case, utcnow())
+        db.session.flush()
+        raise RuntimeError("the request fails after the row was written")
+    with unit_of_work():  # the rolled-back row asks for no pass either
+        throttle.submission_allowed("192.0.2.1", utcnow())
+    assert len(passes) == 1
+
+
 def test_applying_rows_twice_is_harmless(staff, app):
     numbers = [complain(narrative=f"辅警推搡群众，第{i}次。").number for i in range(3)]
     before = _snapshot(["推搡", "辅警"])
