@@ -1,7 +1,10 @@
 """The load harness keeps working: ``bench/load.py --smoke`` runs every scenario for a
 second against gunicorn (SQLite, 200 seeded cases) with wrk, next to the bare-Flask
 baseline. Only correctness is asserted (no errors, no lost submission, every scenario
-served); the figures belong to the full runs in bench/results/, never to a test."""
+served); the figures belong to the full runs in bench/results/, never to a test.
+
+The smoke run serves SQLite whatever TEST_DATABASE_URL says, so the PostgreSQL suite would
+only repeat it: only the SQLite suite collects this module (tests/perf/conftest.py)."""
 
 from __future__ import annotations
 

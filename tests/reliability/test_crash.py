@@ -11,7 +11,8 @@ temporary file); SQLite's ``integrity_check`` and ``oversight verify-log`` pass;
 ``oversight index`` search finds every receipted case.
 
 Runs on SQLite (instance made with the migrations, as in production) and, when
-TEST_DATABASE_URL is set, on PostgreSQL (the suite's schema, truncated per test).
+TEST_DATABASE_URL is set, on PostgreSQL (the suite's schema, truncated per test): the
+``instance`` fixture, tests/reliability/conftest.py.
 """
 
 from __future__ import annotations
@@ -29,9 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
-from helpers import PDF_BYTES, PG_URL, PNG_BYTES
+from helpers import PDF_BYTES, PNG_BYTES
 
 from oversight import create_app
 from oversight.extensions import db
@@ -178,14 +178,6 @@ def app_for(instance: server.Instance):
         finally:
             db.session.remove()
             db.engine.dispose()
-
-
-@pytest.fixture
-def instance(request, tmp_path) -> server.Instance:
-    """A seeded instance: SQLite through the migrations, or the suite's PostgreSQL."""
-    if PG_URL:
-        request.getfixturevalue("app")  # the session's schema, truncated (tests/conftest.py)
-    return server.instance_for_tests(tmp_path / "instance", PG_URL)
 
 
 def referenced_hashes() -> set[str]:

@@ -7,7 +7,8 @@ more than the recorded bound after the warm-up. No timing is asserted: latencies
 the benchmark's results, not to a test that must pass on any machine.
 
 SQLite (instance made with the migrations) by default; PostgreSQL when TEST_DATABASE_URL
-is set. The last tests pin down, in one process, two faults the soak found in search.
+is set (the ``instance`` fixture, tests/reliability/conftest.py). The last tests pin down,
+in one process, two faults the soak found in search.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-from helpers import PG_URL, make_complaint, user
+from helpers import make_complaint, user
 
 from oversight.search import index_pending, search
 from oversight.search import service as search_service
@@ -25,20 +25,11 @@ from oversight.search.store import index_root, pool_for
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 try:
-    import server
     import soak
 finally:
     sys.path.remove(str(ROOT / "bench"))
 
 SECONDS = 60
-
-
-@pytest.fixture
-def instance(request, tmp_path) -> server.Instance:
-    """A seeded instance: SQLite through the migrations, or the suite's PostgreSQL."""
-    if PG_URL:
-        request.getfixturevalue("app")  # the session's schema, truncated (tests/conftest.py)
-    return server.instance_for_tests(tmp_path / "instance", PG_URL)
 
 
 def test_soak_under_mixed_traffic(instance):
