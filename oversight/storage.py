@@ -6,6 +6,12 @@ transactions opened with ``BEGIN IMMEDIATE``. Without the last one a transaction
 first and then writes fails at once with "database is locked" when another worker
 committed in between (see SQLAlchemy's "Serializable isolation / Savepoints / Transactional
 DDL" recipe for pysqlite).
+
+The write lock is held from ``BEGIN IMMEDIATE`` to the commit, so a write transaction
+should begin where the writing does (``unit_of_work``), not where a request first reads:
+``begin_writing`` ends a transaction that was opened only to read. With the lock held for
+a whole POST request (form, menus, validation), two gunicorn workers filing complaints
+spent over half their time waiting for each other in SQLite's busy handler.
 """
 
 from __future__ import annotations
@@ -32,14 +38,6 @@ def write_intent() -> Iterator[None]:
         _write_intent.reset(token)
 
 
-def set_write_intent(value: bool) -> contextvars.Token:
-    return _write_intent.set(value)
-
-
-def reset_write_intent(token: contextvars.Token) -> None:
-    _write_intent.reset(token)
-
-
 def configure_engine(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         return
@@ -57,7 +55,32 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+        immediate = _write_intent.get()
+        conn.info[_BEGUN] = (immediate, conn.connection.dbapi_connection.total_changes)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+#: connection info: (begun IMMEDIATE?, the connection's total_changes at the BEGIN)
+_BEGUN = "oversight_begun"
+
+
+def begin_writing(session) -> None:
+    """Before a unit of work: on SQLite, end the session's transaction if it was begun
+    only to read, so that the unit of work begins its own, IMMEDIATE, at its first
+    statement. What was read stays in the session and is read again, fresh, when used
+    (the commit expires it).
+
+    Only a transaction that has read and nothing else is ended: one begun IMMEDIATE (an
+    enclosing unit of work) is kept, and so is one that changed a row or holds unflushed
+    changes: those must commit or roll back with the unit of work, never here."""
+    if not session.in_transaction() or session.get_bind().dialect.name != "sqlite":
+        return
+    if session.new or session.dirty or session.deleted:
+        return
+    conn = session.connection()
+    immediate, changes_at_begin = conn.info.get(_BEGUN, (True, None))
+    if not immediate and conn.connection.dbapi_connection.total_changes == changes_at_begin:
+        session.commit()
 
 
 def insert_ignoring_conflict(session, table, **values) -> bool:

@@ -1,5 +1,7 @@
 """The app factory, configuration and the command line."""
 
+import os
+
 import sqlalchemy as sa
 from helpers import append_only_lifted, make_app, make_complaint
 
@@ -149,3 +151,32 @@ def test_unit_of_work_begins_immediate_outside_requests(app):
     assert "BEGIN IMMEDIATE" not in statements  # plain reads stay deferred
     if sqlite:
         assert statements[0] == "BEGIN"
+
+
+def test_a_write_after_reads_takes_the_write_lock_only_for_the_writing(app, demo):
+    """A request reads first (a plain transaction) and writes in a unit of work. Another
+    worker commits in between: the unit of work must still write, which on SQLite means
+    ending the reading transaction and beginning an IMMEDIATE one (upgrading the old
+    snapshot would fail at once with "database is locked"). The write lock is not held
+    while the request only reads."""
+    from oversight.models import Organ, Throttle
+    from oversight.models.base import utcnow
+    from oversight.services import throttle
+    from oversight.services.uow import unit_of_work
+
+    db.session.remove()
+    statements = []
+    sa.event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    chaoyang = db.session.execute(sa.select(Organ).where(Organ.code == "BJ-CY")).scalar_one()
+    with db.engine.begin() as other_worker:
+        other_worker.execute(sa.update(Organ).where(Organ.code == "BJ").values(name="北京市公安局"))
+    with unit_of_work():
+        throttle.submission_allowed("192.0.2.7", utcnow())
+        assert chaoyang.code == "BJ-CY"  # what was read is still there, read again
+    assert db.session.execute(sa.select(sa.func.count(Throttle.key))).scalar() == 1
+    if db.engine.dialect.name == "sqlite":
+        # read in a plain transaction; the lock taken after the other worker's commit
+        assert statements[0] == "BEGIN" and statements[1].startswith("SELECT")
+        other = next(i for i, s in enumerate(statements) if s.startswith("UPDATE organ"))
+        assert statements.index("BEGIN IMMEDIATE") > other
+

@@ -8,14 +8,15 @@ from collections.abc import Iterator
 from oversight.extensions import db
 from oversight.search import indexer as search_indexer
 from oversight.services import mail
-from oversight.storage import write_intent
+from oversight.storage import begin_writing, write_intent
 
 
 @contextlib.contextmanager
 def unit_of_work() -> Iterator[None]:
+    # On SQLite the write lock is taken here, not where the request first read (storage).
+    begin_writing(db.session())
     try:
-        # On SQLite a transaction begun here is IMMEDIATE; in a POST request one is already
-        # open with that intent (see oversight.web), so this matters for CLI commands.
+        # On SQLite a transaction begun here is IMMEDIATE (see oversight.storage).
         with write_intent():
             yield
         db.session.commit()

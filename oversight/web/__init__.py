@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from flask import Flask, g, render_template, request
+from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
-from oversight import storage
 from oversight.extensions import db, login_manager
 from oversight.web import auth, filters
 
@@ -61,20 +60,8 @@ def register_web(app: Flask) -> None:
             return None
         return user
 
-    @app.before_request
-    def _begin():
-        # Requests that may write start SQLite transactions IMMEDIATE (see storage).
-        g.write_token = storage.set_write_intent(request.method not in ("GET", "HEAD",
-                                                                         "OPTIONS"))
-
-    @app.teardown_request
-    def _end(_exc):
-        token = g.pop("write_token", None)
-        if token is not None:
-            storage.reset_write_intent(token)
-
-    # After _begin: the session checks load the user, and on SQLite that first read opens
-    # the request's transaction, which must already know it will write (BEGIN IMMEDIATE).
+    # A request reads in a plain transaction; its writes go through unit_of_work, which
+    # begins its own (BEGIN IMMEDIATE on SQLite: see oversight.storage).
     auth.register(app)
 
     @app.after_request
