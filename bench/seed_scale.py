@@ -873,7 +873,7 @@ def main(argv: list[str] | None = None) -> dict:
     from flask_migrate import upgrade
 
     from oversight import create_app
-    from oversight.extensions import db
+    from oversight.extensions import bind_migrations, db
     from oversight.seed import database_is_empty, seed_demo
     from oversight.services.uow import unit_of_work
 
@@ -881,6 +881,7 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as instance:
         app = create_app({"SQLALCHEMY_DATABASE_URI": args.db, "INSTANCE_PATH": instance,
                           "SEARCH_INLINE": False})
+        bind_migrations(app)
         with app.app_context():
             upgrade()
             logins = {}

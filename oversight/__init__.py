@@ -29,8 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
     from oversight import storage
 
     ext.db.init_app(app)
-    ext.migrate.init_app(app, ext.db, directory=str(REPO_ROOT / "migrations"),
-                         render_as_batch=True, compare_type=True)
+    app.cli.add_command(ext.MigrationCommands("db", help="Perform database migrations."))
     ext.csrf.init_app(app)
     ext.babel.init_app(app, locale_selector=lambda: "zh_Hans_CN",
                        timezone_selector=lambda: app.config["DISPLAY_TIMEZONE"])

@@ -62,7 +62,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
-from oversight.extensions import db
+from oversight.extensions import MIGRATIONS, db
 from oversight.services.attachments import fsync_dir
 
 FORMAT = 1
@@ -210,7 +210,7 @@ def _migration_scripts():
     from alembic.script import ScriptDirectory
 
     cfg = Config()
-    cfg.set_main_option("script_location", current_app.extensions["migrate"].directory)
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     return ScriptDirectory.from_config(cfg)
 
 

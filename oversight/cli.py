@@ -248,9 +248,11 @@ def run_command(host, port):
     """Apply migrations, seed demo data into an empty database, and serve."""
     from flask_migrate import upgrade
 
+    from oversight.extensions import bind_migrations
     from oversight.seed import database_is_empty, seed_demo
     from oversight.services.uow import unit_of_work
 
+    bind_migrations(current_app._get_current_object())
     upgrade()
     if database_is_empty():
         with unit_of_work():

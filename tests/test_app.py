@@ -180,3 +180,32 @@ def test_a_write_after_reads_takes_the_write_lock_only_for_the_writing(app, demo
         other = next(i for i, s in enumerate(statements) if s.startswith("UPDATE organ"))
         assert statements.index("BEGIN IMMEDIATE") > other
 
+
+def test_web_workers_do_not_load_the_migration_tools(tmp_path):
+    """flask-migrate, Alembic and Mako (11 MB) load only where migrations run."""
+    import subprocess
+    import sys
+
+    from oversight.config import REPO_ROOT
+
+    code = ("import sys; from oversight import create_app; "
+            f"create_app({{'INSTANCE_PATH': {str(tmp_path)!r}}}); "
+            "print(sorted(m for m in ('flask_migrate', 'alembic', 'mako') if m in sys.modules))")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_db_commands_load_them_when_run(app):
+    app.extensions.pop("migrate", None)
+    runner = app.test_cli_runner()
+    # (what Alembic prints goes to the stdout of its first import: check the effect)
+    result = runner.invoke(build_cli(), ["db", "stamp", "head"])
+    assert result.exit_code == 0, result.output
+    assert "migrate" in app.extensions
+    from oversight.backup import _code_heads
+
+    db.session.remove()
+    assert db.session.execute(sa.text("SELECT version_num FROM alembic_version")
+                              ).scalars().all() == _code_heads()

@@ -11,7 +11,7 @@ from flask_migrate import downgrade, upgrade
 
 from oversight import create_app
 from oversight.config import REPO_ROOT
-from oversight.extensions import db
+from oversight.extensions import bind_migrations, db
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 
@@ -48,6 +48,7 @@ def test_models_and_migrations_agree(tmp_path):
     try:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url,
                           "INSTANCE_PATH": str(tmp_path / "instance")})
+        bind_migrations(app)
         with app.app_context():
             upgrade()
             with db.engine.connect() as conn:
@@ -72,6 +73,7 @@ def test_existing_clocks_get_their_cases_organ(tmp_path):
     try:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SEARCH_INLINE": False,
                           "INSTANCE_PATH": str(tmp_path / "instance")})
+        bind_migrations(app)
         with app.app_context():
             upgrade()
             with unit_of_work():
