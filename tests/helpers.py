@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import os
 import re
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 
@@ -47,6 +48,23 @@ def append_only_lifted(conn, table: str = "case_event"):
     yield conn
     for statement in install_statements(dialect, table):
         conn.exec_driver_sql(statement)
+
+
+@contextlib.contextmanager
+def sql_statements(engine=None) -> Iterator[list[str]]:
+    """The SQL statements run inside the block (on ``engine``, by default the current
+    app's), each with its whitespace collapsed and in lower case."""
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(" ".join(statement.split()).lower())
+
+    engine = engine if engine is not None else db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def prepare_database() -> None:

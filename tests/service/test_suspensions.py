@@ -9,7 +9,7 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-from helpers import PG_URL, user
+from helpers import PG_URL, sql_statements, user
 from investigation_helpers import (
     add_user,
     events_of,
@@ -275,19 +275,8 @@ def test_the_officer_may_appeal_only_their_own(active):
 
 
 def test_is_suspended_is_read_once_per_request(app, active):
-    from oversight.extensions import db as _db
-
-    statements = []
-
-    def count(*_args, **_kwargs):
-        statements.append(1)
-
     bj1, bj2 = officer("BJ10001"), officer("BJ10002")
-    with app.test_request_context():
-        sa.event.listen(_db.engine, "before_cursor_execute", count)
-        try:
-            flags = [suspensions.is_suspended(o) for o in (bj1, bj2, bj1, bj2)]
-        finally:
-            sa.event.remove(_db.engine, "before_cursor_execute", count)
+    with app.test_request_context(), sql_statements() as statements:
+        flags = [suspensions.is_suspended(o) for o in (bj1, bj2, bj1, bj2)]
     assert flags == [True, False, True, False]
     assert len(statements) == 1

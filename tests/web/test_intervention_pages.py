@@ -8,7 +8,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from helpers import days, login, make_complaint, organ, user
+from helpers import days, login, make_complaint, organ, sql_statements, user
 from investigation_helpers import add_user, officer
 from webhelpers import (
     csrf_token,
@@ -401,16 +401,8 @@ def test_clearing_on_the_second_page_returns_to_it(client, many_flags):
 
 def _statements(client, url: str) -> tuple[str, list[str]]:
     """A page's HTML and the SQL statements it ran, flattened and lower-cased."""
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        seen.append(" ".join(statement.split()).lower())
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with sql_statements() as seen:
         response = client.get(url)
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
     assert response.status_code == 200
     return response.get_data(as_text=True), seen
 

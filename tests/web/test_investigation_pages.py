@@ -7,8 +7,16 @@ from __future__ import annotations
 import re
 
 import pytest
-import sqlalchemy as sa
-from helpers import PNG_BYTES, days, file_field, login, make_complaint, organ, user
+from helpers import (
+    PNG_BYTES,
+    days,
+    file_field,
+    login,
+    make_complaint,
+    organ,
+    sql_statements,
+    user,
+)
 from investigation_helpers import (
     CLEARED,
     add_user,
@@ -456,16 +464,8 @@ def test_a_page_of_declarations_reads_a_page_and_counts_once(client, many_confli
     client.get("/staff/conflicts")  # warm the per-process caches first
     runs = []
     for page in (1, 2):
-        seen: list[str] = []
-
-        def count(_conn, _cursor, statement, *_args, _seen=seen):
-            _seen.append(" ".join(statement.split()).lower())
-
-        sa.event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with sql_statements() as seen:
             assert client.get(f"/staff/conflicts?page={page}").status_code == 200
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", count)
         runs.append(seen)
     assert len(runs[0]) == len(runs[1])
     for statements in runs:

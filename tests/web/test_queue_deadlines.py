@@ -6,7 +6,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from helpers import login, make_complaint
+from helpers import login, make_complaint, sql_statements
 from webhelpers import pager_links
 
 from oversight.extensions import db
@@ -34,16 +34,8 @@ def test_queue_query_count_does_not_grow_with_rows(client, demo):
     for _ in range(2):
         for _ in range(3):
             make_complaint()
-        statements: list[int] = []
-
-        def count(*_args, _seen=statements):
-            _seen.append(1)
-
-        sa.event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with sql_statements() as statements:
             assert client.get("/staff/").status_code == 200
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", count)
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
 
@@ -216,16 +208,8 @@ def test_deadlines_of_the_upper_organ_and_their_statement_count(client, many_due
     counts = []
     pages = []
     for page in (1, 2):
-        statements: list[str] = []
-
-        def count(_conn, _cursor, statement, *_args, _seen=statements):
-            _seen.append(" ".join(statement.split()).lower())
-
-        sa.event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with sql_statements() as statements:
             response = client.get(f"/staff/deadlines?page={page}")
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", count)
         assert response.status_code == 200
         pages.append(_due_ids(response.get_data(as_text=True)))
         counts.append(len(statements))

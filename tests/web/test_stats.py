@@ -10,8 +10,7 @@ import re
 from types import SimpleNamespace
 
 import pytest
-import sqlalchemy as sa
-from helpers import login, make_complaint, organ
+from helpers import login, make_complaint, organ, sql_statements
 from investigation_helpers import add_user, officer
 from webhelpers import (
     drive_to_notified,
@@ -369,16 +368,8 @@ def test_percentile_interpolates_like_percentile_cont():
 
 
 def _count_statements(app, client) -> int:
-    statements = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with sql_statements() as statements:
         response = client.get("/staff/stats")
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
     assert response.status_code == 200
     return len(statements)
 
