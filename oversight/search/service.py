@@ -35,7 +35,7 @@ from oversight.search.analysis import query_words
 from oversight.search.engine import Engine
 from oversight.search.query import MAX_QUERY_CHARS, ParsedQuery, needle, parse, snippet
 from oversight.services import registry
-from oversight.services.access import CASE_ROLES, can
+from oversight.services.access import CASE_ROLES, can, in_scope
 from workflows.policy import PolicyError, get_packs
 
 log = logging.getLogger(__name__)
@@ -382,9 +382,15 @@ def similar(actor, case, *, limit: int = 5, window_days: int = 90) -> list[Hit]:
         terms = similarity_terms(engine, text)
         if not terms:
             return []
-        allowed = scope_docs(ident, searcher, organ)
-        allowed = engine.where(allowed, "case_type", lambda v: v == case.case_type)
-        allowed = engine.where(allowed, "organ_id", lambda v: v == str(case.organ_id))
+        # The candidates are the case organ's own cases: start from that organ's subtree
+        # (a station's documents, not all of a city bureau's) when the actor's scope
+        # holds it, which it does whenever the actor sees the case through the tree.
+        if not in_scope(actor, case.organ):
+            return []
+        organ_id, case_type = str(case.organ_id), case.case_type
+        allowed = scope_docs(ident, searcher, case.organ_id)
+        allowed = engine.where(allowed, "organ_id", lambda v: v == organ_id)
+        allowed = engine.where(allowed, "case_type", lambda v: v == case_type)
         allowed = engine.created_between(allowed, created - window, created + window)
         itself = set(engine.docs("key", f"{case.case_type}:{case.id}", allowed))
         allowed = [d for d in allowed if d not in itself]
