@@ -267,6 +267,21 @@ def test_every_figure_matches_the_hand_count(client, demo, cases):
     assert "<script" not in html.split("</main>")[0]
 
 
+def test_late_clocks_counted_by_organ_or_through_the_dated_cases_agree(client, demo, cases):
+    """Without dates the clocks are counted by their own organ; with dates, through the
+    cases created in them. Dates that hold every case give the same figures."""
+    _response, undated = get_stats(client, demo, "leader")
+    _response, dated = get_stats(client, demo, "leader", date_from="2000-01-01",
+                                 date_to="2099-12-31")
+    assert table_rows(undated, "rates")[0] == table_rows(dated, "rates")[0] \
+        == ["超期率", "2", "5", "40.0%"]
+    # November (Beijing time) keeps C1's two met clocks; C2 (filed on 31 October), C4
+    # (September) and R1 (October) drop out with their late and met clocks.
+    _response, november = get_stats(client, demo, "leader", date_from="2026-11-01",
+                                    date_to="2026-11-30")
+    assert table_rows(november, "rates")[0] == ["超期率", "0", "2", "0.0%"]
+
+
 def test_csv_export_is_excel_friendly_and_matches_the_table(client, demo, cases):
     login(client, demo, "leader")
     page = client.get("/staff/stats").get_data(as_text=True)
