@@ -1,8 +1,7 @@
-"""PENDING (kept out of CI until fixed): floods get 429 Too Many Requests.
-
-Today /track answers a locked-out look-up with 400 and the message 尝试次数过多 (the
-lockout itself works: test_track_access.py), and /complaints/new and /recusals/new have no
-rate limit at all: every submission from one client is filed."""
+"""Floods get 429 Too Many Requests: a look-up flood on /track (the access-code lockout,
+with Retry-After), and a flood of complaints or recusal applications from one client (the
+submission limit, counted in the database across workers), which files fewer cases than
+were sent."""
 
 from __future__ import annotations
 
