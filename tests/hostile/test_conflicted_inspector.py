@@ -1,7 +1,6 @@
-"""PENDING (kept out of CI until fixed): an inspector who declares a conflict of interest
-while already on an investigation's team can still act on it. The declaration only keeps
-them off future teams (services/investigations.py ``conflicted_teams`` merely lists the
-teams "their leader should change"); the ``_on_team`` guard does not look at conflicts."""
+"""An inspector who declares a conflict of interest while already on an investigation's
+team can no longer act on it: recording evidence or proposing a finding is refused and
+changes nothing (the team guard looks at declarations, not only future teams)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""PENDING (kept out of CI until fixed): a request for another organ's notice
-(/staff/notices/<number>) is refused with 404 but not logged. Case pages, files and
-actions are (``denied_view`` from services/cases.get_for, tested in test_scope.py); the
-notice view checks ``can(..., "view_notices", case)`` itself and logs nothing."""
+"""A request for another organ's notice (/staff/notices/<number>) is refused with 404
+and logged on the security log, like case pages, files and actions (services/cases.get_for,
+tested in test_scope.py)."""
 
 from __future__ import annotations
 

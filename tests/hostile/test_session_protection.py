@@ -1,10 +1,9 @@
-"""PENDING (kept out of CI until fixed): session protection trusts X-Forwarded-For.
-
-Flask-Login builds the session identifier from ``X-Forwarded-For`` when the header is
-present (``flask_login.utils._get_remote_addr``), and the app has no ProxyFix or other
-rule for which proxy to trust. So a client chooses the address its session is bound to:
-the same connection looks like two clients by changing the header, and a replayed cookie
-from elsewhere looks like the victim's by copying the victim's address into it."""
+"""Session protection does not trust X-Forwarded-For. Flask-Login binds a session to
+the client's address, and would read it from ``X-Forwarded-For`` when the header is
+present; the app reads forwarded headers only through the configured number of proxies
+(``PROXY_HOPS``, ProxyFix), so a client cannot choose the address its session is bound
+to: a changed header does not make one connection look like two clients, and a replayed
+cookie from elsewhere does not look like the victim's by copying the victim's address."""
 
 from __future__ import annotations
 

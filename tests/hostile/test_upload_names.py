@@ -1,7 +1,7 @@
-"""PENDING (kept out of CI until fixed): a file name carrying a newline (sent as
-``filename*=UTF-8''a%0Ab.png``, which Werkzeug decodes) is stored as given; downloading
-that file then fails with 500 (Werkzeug: "Header values must not contain newline
-characters", raised from send_file's Content-Disposition)."""
+"""A file name carrying a newline or another control character (sent as
+``filename*=UTF-8''a%0Ab.png``, which Werkzeug decodes) is neutralised when stored, so
+the file is listed and downloaded like any other (a newline in Content-Disposition would
+make the download fail)."""
 
 from __future__ import annotations
 
