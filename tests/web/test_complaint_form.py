@@ -8,7 +8,15 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from helpers import PG_URL, PNG_BYTES, make_app, make_complaint, organ, reset_postgres
+from helpers import (
+    PG_URL,
+    PNG_BYTES,
+    make_app,
+    make_complaint,
+    organ,
+    reset_postgres,
+    sql_statements,
+)
 from webhelpers import (
     csrf_token,
     field_box,
@@ -107,6 +115,32 @@ def test_valid_submission_shows_receipt_once_and_stores_only_a_hash(client, demo
     # The code on the receipt is the one that works.
     tracked = client.post("/track", data={"number": number, "code": code})
     assert tracked.status_code == 302
+
+
+def test_a_filed_complaint_is_one_write_transaction_and_every_post_is_counted(app, client,
+                                                                              demo):
+    """The flood count and the case commit together (on SQLite one turn of the write
+    lock); a post that files nothing (a refused form, the same form again) is counted in
+    its own, so failing floods count too."""
+    from oversight.models import Throttle
+
+    def submissions() -> int:
+        db.session.rollback()
+        row = db.session.execute(sa.select(Throttle).where(
+            Throttle.key.like("submit:%"))).scalar_one_or_none()
+        return row.failures if row else 0
+
+    with sql_statements() as statements:
+        assert post_complaint(client, valid_form(submission_key="k" * 32)).status_code == 200
+    if db.engine.dialect.name == "sqlite":
+        assert statements.count("begin immediate") == 1
+    assert submissions() == 1 and complaint_count() == 1
+    assert post_complaint(client, valid_form(submission_key="k" * 32)).status_code == 200
+    assert post_complaint(client, valid_form(narrative="")).status_code == 400
+    assert submissions() == 3 and complaint_count() == 1
+    app.config["SUBMIT_MAX_PER_CLIENT"] = 3
+    assert post_complaint(client, valid_form(submission_key="j" * 32)).status_code == 429
+    assert submissions() == 3 and complaint_count() == 1  # refused: nothing written
 
 
 def test_incident_time_is_read_as_beijing_time(client, demo):

@@ -18,7 +18,7 @@ from oversight.services import attachments, recusals
 from oversight.services.errors import AlreadySubmitted, InvalidData
 from oversight.services.uow import unit_of_work
 from oversight.web.common import apply_errors, organ_tree, read_uploads
-from oversight.web.public.views import bp, limit_submissions
+from oversight.web.public.views import bp, count_submission, limit_submissions
 from oversight.web.recusal_forms import MatterForm, RecusalForm
 from workflows.policy import Pack, get_packs
 
@@ -117,7 +117,6 @@ def new_recusal():
     if request.method == "GET":
         form.submission_key.data = secrets.token_urlsafe(24)
         return _no_store(render_template("public/recusal_form.html", **page))
-    limit_submissions()
     if form.validate():
         organ = db.session.get(Organ, form.organ_id.data) if form.organ_id.data else None
         pack = organ.pack if organ is not None else None
@@ -127,15 +126,18 @@ def new_recusal():
         else:
             try:
                 with unit_of_work():
+                    count_submission()
                     recusal, code = recusals.submit(application_input(form, pack), utcnow())
                 # The code is in this response only: never in a cookie, never stored.
                 return _no_store(render_template("public/recusal_receipt.html",
                                                  case=recusal, code=code))
             except AlreadySubmitted as exc:
+                limit_submissions()
                 recusal = db.session.execute(sa.select(Recusal).where(
                     Recusal.number == exc.number)).scalar_one()
                 return _no_store(render_template("public/recusal_receipt.html",
                                                  case=recusal, code=None))
             except InvalidData as exc:
                 apply_errors(form, exc.errors)
+    limit_submissions()
     return _no_store(render_template("public/recusal_form.html", **page), 400)

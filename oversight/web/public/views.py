@@ -71,21 +71,35 @@ def _complaint_form() -> ComplaintForm:
     return form
 
 
+def _refuse_flood() -> None:
+    security_log.log("submission_flood", endpoint=request.endpoint)
+    abort(429)
+
+
+def count_submission() -> None:
+    """Count this public submission (a complaint or a recusal application) against the
+    client's flood limit inside the caller's unit of work, the one that files it: one
+    write transaction per filed case. Answer 429 once the window's limit is reached (the
+    unit of work rolls back: nothing is filed)."""
+    if not throttle.submission_allowed(request.remote_addr or "-", utcnow()):
+        _refuse_flood()
+
+
 def limit_submissions() -> None:
-    """Answer 429 once this client has submitted too often in the window (a flood of
-    complaints or recusal applications), counting in the database across workers."""
+    """Count a submission that files nothing (refused by the form or the service, or a
+    form sent again) in a unit of work of its own, so a flood of failing submissions
+    counts too; answer 429 once the window's limit is reached. The counts are in the
+    database, across workers."""
     with unit_of_work():
         allowed = throttle.submission_allowed(request.remote_addr or "-", utcnow())
     if not allowed:
-        security_log.log("submission_flood", endpoint=request.endpoint)
-        abort(429)
+        _refuse_flood()
 
 
 @bp.route("/complaints/new", methods=["GET", "POST"])
 def new_complaint():
     form = _complaint_form()
     if request.method == "POST":
-        limit_submissions()
         uploads = read_uploads()
         valid = form.validate()
         pack_id, _sep, code = (form.category_code.data or "").partition(":")
@@ -110,6 +124,7 @@ def new_complaint():
             else:
                 try:
                     with unit_of_work():
+                        count_submission()
                         complaint, code = complaints.submit(data, utcnow())
                         # read before the commit expires it: no query (and, on SQLite,
                         # no write lock) while the receipt renders
@@ -118,10 +133,12 @@ def new_complaint():
                     # cookie or stored, so the receipt cannot be replayed.
                     return render_template("public/receipt.html", number=number, code=code)
                 except AlreadySubmitted as exc:
+                    limit_submissions()
                     return render_template("public/receipt.html", number=exc.number,
                                            code=None)
                 except InvalidData as exc:
                     apply_errors(form, exc.errors)
+        limit_submissions()
         return render_template("public/complaint_form.html", form=form,
                                upload_hint=str(attachments.ALLOWED_HINT)), 400
     form.submission_key.data = secrets.token_urlsafe(24)
