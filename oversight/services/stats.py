@@ -395,11 +395,12 @@ def _clock_counts(scope: Scope, now: dt.datetime) -> tuple[int, int]:
     else:
         # Clocks of the cases created in the dates, per case type: the case ids come from
         # the case table's indexes and each case's clocks from (case_type, case_id).
-        clocks = sa.union_all(*(
-            counted.where(CaseClock.case_type == name, CaseClock.case_id.in_(
-                sa.select(model.id).where(*scope.cases(model))))
-            for name, model in ((n, registry.binding_for(n).model)
-                                for n in registry.case_types()))).subquery("clocks")
+        parts = []
+        for name in registry.case_types():
+            model = registry.binding_for(name).model
+            parts.append(counted.where(CaseClock.case_type == name, CaseClock.case_id.in_(
+                sa.select(model.id).where(*scope.cases(model)))))
+        clocks = sa.union_all(*parts).subquery("clocks")
     late = counted = 0
     for outcome, is_past_due, n in db.session.execute(
             sa.select(clocks.c.outcome, clocks.c.past_due, sa.func.count())

@@ -71,29 +71,23 @@ def _complaint_form() -> ComplaintForm:
     return form
 
 
-def _refuse_flood() -> None:
-    security_log.log("submission_flood", endpoint=request.endpoint)
-    abort(429)
-
-
 def count_submission() -> None:
     """Count this public submission (a complaint or a recusal application) against the
     client's flood limit inside the caller's unit of work, the one that files it: one
     write transaction per filed case. Answer 429 once the window's limit is reached (the
-    unit of work rolls back: nothing is filed)."""
+    unit of work rolls back: nothing is filed). The counts are in the database, across
+    workers."""
     if not throttle.submission_allowed(request.remote_addr or "-", utcnow()):
-        _refuse_flood()
+        security_log.log("submission_flood", endpoint=request.endpoint)
+        abort(429)
 
 
 def limit_submissions() -> None:
     """Count a submission that files nothing (refused by the form or the service, or a
     form sent again) in a unit of work of its own, so a flood of failing submissions
-    counts too; answer 429 once the window's limit is reached. The counts are in the
-    database, across workers."""
+    counts too."""
     with unit_of_work():
-        allowed = throttle.submission_allowed(request.remote_addr or "-", utcnow())
-    if not allowed:
-        _refuse_flood()
+        count_submission()
 
 
 @bp.route("/complaints/new", methods=["GET", "POST"])
