@@ -22,9 +22,11 @@ posting blocks that can hold a document in scope and works on plain Python sets 
    ``length`` column), computed only for the matches.
 
 Column values used for facets, sorting, ranking and date filters are read once per
-segment and cached (a segment's values never change; deletions are applied through the
-scope), so a commit of one document does not make the next search re-read the big
-segment.
+segment, in one piece, and cached compactly (numbers as arrays, text as a code per document
+and the distinct values); a segment's values never change (deletions are applied through
+the scope), so a commit of one document does not make the next search re-read the big
+segment. Each term's posting-block directory is cached the same way, so a block is found by
+bisection rather than by reading every block header before it.
 
 It reads the W3 codec's posting blocks directly (``W3LeafMatcher`` internals of the pinned
 ``whoosh-reloaded`` 2.7.5); ``tests/search`` checks the results against a plain scan of the
@@ -37,14 +39,17 @@ import datetime as dt
 import heapq
 import math
 import mmap
+import sys
 import threading
 import zlib
 from array import array
 from bisect import bisect_left, bisect_right
-from collections import OrderedDict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, compress, repeat
+from itertools import count as numbering_from
+from operator import add, truediv
 from pickle import loads
 
 from whoosh.codec.whoosh3 import W3LeafMatcher
@@ -81,10 +86,33 @@ class Needle:
 
 # --- column values cached per segment --------------------------------------------------------
 
-_columns: OrderedDict[tuple, Sequence] = OrderedDict()
+_columns: OrderedDict[tuple, object] = OrderedDict()
 _columns_lock = threading.Lock()
 #: Columns of segments kept (a few columns of the few segments of one or two indexes).
 COLUMN_CACHE_SIZE = 64
+
+
+class Codes:
+    """A text column of one segment, compactly: a code per document (2 bytes, or 4 past
+    65,536 distinct values) and the distinct values (``values[codes[docnum]]``). The text
+    columns hold a few distinct values each (case types, states, organs, category sets):
+    as a list of strings, a million documents cost 8 MB a column in every worker."""
+
+    __slots__ = ("codes", "values")
+
+    def __init__(self, codes: array, values: list[str]):
+        self.codes = codes
+        self.values = values
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, docnum: int) -> str:
+        return self.values[self.codes[docnum]]
+
+    def mask(self, test) -> bytes:
+        """One byte per distinct value: 1 where ``test(value)``."""
+        return bytes(1 if test(v) else 0 for v in self.values)
 
 
 def _segment_key(reader) -> tuple:
@@ -93,37 +121,70 @@ def _segment_key(reader) -> tuple:
             reader.doc_count_all())
 
 
-def _column_values(reader, name: str) -> Sequence:
-    """All values of a column of one segment reader, decoded, cached by segment id."""
+def _column_values(reader, name: str):
+    """All values of a column of one segment reader (an ``array`` of numbers, or ``Codes``
+    for text), cached by segment id."""
     key = (_segment_key(reader), name)
     with _columns_lock:
         values = _columns.get(key)
         if values is not None:
             _columns.move_to_end(key)
             return values
-    if not reader.has_column(name):
-        values = [None] * reader.doc_count_all()
+    count = reader.doc_count_all()
+    if not reader.has_column(name):  # a segment written before the column existed
+        values = array("Q" if name == "created" else "I", [0]) * count \
+            if name in ("created", "length") else Codes(array("B", [0]) * count, [""])
     else:
         col = reader.column_reader(name, translate=False)
-        # Numbers are kept as arrays (8 or 4 bytes a document, not a Python int each):
-        # at 100k documents the two columns took 7 MB of every worker as lists.
         if name == "created":
-            values = array("Q", col)
+            values = _numbers(col, "Q", count)
         elif name == "length":
-            values = array("I", col.load())
+            values = _numbers(col, "I", count)
         else:
-            cache: dict[bytes, str] = {}
-            values = []
-            for raw in col:
-                value = cache.get(raw)
-                if value is None:
-                    value = cache[raw] = raw.decode("utf-8")
-                values.append(value)
+            values = _codes(col)
     with _columns_lock:
         _columns[key] = values
         while len(_columns) > COLUMN_CACHE_SIZE:
             _columns.popitem(last=False)
     return values
+
+
+def _numbers(col, typecode: str, count: int) -> array:
+    """A numeric column as an array, read in one piece: Whoosh's ``NumericColumn`` keeps
+    big-endian fixed-width values, and leaves out a tail of default values. (Reading it
+    value by value through Whoosh took seconds a column at a million documents, on the
+    first search of every worker.)"""
+    out = array(typecode)
+    fixed = getattr(col, "_fixedlen", None)
+    if fixed != out.itemsize or not hasattr(col, "_basepos"):
+        return array(typecode, col)  # another reader: the generic, slower way
+    stored = min(col._count, count)
+    out.frombytes(col._dbfile.get(col._basepos, stored * fixed))
+    if sys.byteorder == "little":
+        out.byteswap()
+    if stored < count:
+        out.extend(repeat(col._default, count - stored))
+    return out
+
+
+def _codes(col) -> Codes:
+    """A ``VarBytesColumn`` as ``Codes``: its data (the values one after another, in
+    document order) read in one piece and cut by its offsets and lengths, each distinct
+    value numbered as it first appears. A million documents take about 0.35 s a column,
+    once per segment (value by value through Whoosh: seconds)."""
+    numbering: defaultdict[bytes, int] = defaultdict(numbering_from().__next__)
+    code = numbering.__getitem__
+    if hasattr(col, "_offsets") and hasattr(col, "_lengths") and hasattr(col, "_basepos"):
+        offsets, lengths = col._offsets, col._lengths
+        size = sum(lengths)
+        data = col._dbfile.get(col._basepos, size) if size else b""
+        codes = array("I", [code(data[o:o + n]) for o, n in zip(offsets, lengths,
+                                                                  strict=True)])
+    else:
+        codes = array("I", map(code, col))
+    if len(numbering) <= 1 << 16:
+        codes = array("H", codes)
+    return Codes(codes, [v.decode("utf-8") for v in numbering])
 
 
 def _ending_with(reader) -> dict[str, list[str]]:
@@ -184,14 +245,14 @@ class Engine:
                 lo, hi = bisect_left(want, offset), bisect_left(want, offset + count)
                 if lo == hi:
                     continue
-                local = [d - offset for d in want[lo:hi]]
+                local = want[lo:hi] if not offset else [d - offset for d in want[lo:hi]]
             try:
                 matcher = reader.postings(field, text)
             except TermNotFound:
                 continue
             if isinstance(matcher, FilterMatcher):
                 matcher = matcher.child
-            pairs = _read(matcher, local)
+            pairs = _read(matcher, local, (_segment_key(reader), field, text))
             if want is None and deleted:
                 pairs = [p for p in pairs if p[0] not in deleted]
             if offset:
@@ -205,28 +266,63 @@ class Engine:
 
     # ---- scope and filters
 
-    def scope(self, organ_id: int) -> list[int]:
+    def scope(self, organ_id: int) -> Sequence[int]:
+        """The live documents of an organ's subtree, sorted: an array (4 bytes a document,
+        not a Python int each: a city bureau's 300,000 documents took 11 MB as a list)."""
         docs = self._scopes.get(organ_id)
         if docs is None:
-            docs = self._scopes[organ_id] = self.docs("organ_path", str(organ_id))
+            docs = self._scopes[organ_id] = array("I", self.docs("organ_path", str(organ_id)))
         return docs
 
-    def column(self, name: str, docnums: list[int]) -> list:
-        """The values of a cached column for ``docnums`` (sorted)."""
-        out = []
-        for reader, offset, count, _deleted in self.leaves:
+    def _parts(self, docnums: Sequence[int]):
+        """(leaf index, this leaf's part of ``docnums`` (sorted), the same as the leaf's own
+        numbers) for each leaf holding some of them."""
+        for i, (_reader, offset, count, _deleted) in enumerate(self.leaves):
             lo, hi = bisect_left(docnums, offset), bisect_left(docnums, offset + count)
-            if lo == hi:
-                continue
-            values = _column_values(reader, name)
-            out += [values[d - offset] for d in docnums[lo:hi]]
+            if lo < hi:
+                part = docnums[lo:hi]
+                yield i, part, (part if not offset else [d - offset for d in part])
+
+    def _values(self, leaf: int, name: str):
+        return _column_values(self.leaves[leaf][0], name)
+
+    def column(self, name: str, docnums: Sequence[int]) -> list:
+        """The values of a cached column for ``docnums`` (sorted)."""
+        out: list = []
+        for leaf, _part, local in self._parts(docnums):
+            values = self._values(leaf, name)
+            if isinstance(values, Codes):
+                out += map(values.values.__getitem__, map(values.codes.__getitem__, local))
+            else:
+                out += map(values.__getitem__, local)
         return out
 
-    def where(self, docnums: list[int], name: str, test) -> list[int]:
-        """The documents of ``docnums`` (sorted) whose value in a cached column passes
-        ``test``."""
-        return [d for d, v in zip(docnums, self.column(name, docnums), strict=True)
-                if test(v)]
+    def where(self, docnums: Sequence[int], name: str, test) -> list[int]:
+        """The documents of ``docnums`` (sorted) whose value in a cached text column passes
+        ``test`` (called once per distinct value)."""
+        out: list[int] = []
+        for leaf, part, local in self._parts(docnums):
+            values = self._values(leaf, name)
+            ok = values.mask(test)
+            out += compress(part, map(ok.__getitem__, map(values.codes.__getitem__, local)))
+        return out
+
+    def counts(self, name: str, docnums: Sequence[int]) -> Counter:
+        """{value: how many of ``docnums`` (sorted) hold it} for a cached text column."""
+        out: Counter = Counter()
+        for leaf, _part, local in self._parts(docnums):
+            values = self._values(leaf, name)
+            picked = map(values.codes.__getitem__, local)
+            if len(values.values) <= 256:  # count each code's byte in C
+                picked = bytes(picked)
+                for code, value in enumerate(values.values):
+                    out[value] += picked.count(code)
+            else:
+                for code, n in Counter(picked).items():
+                    out[values.values[code]] += n
+        for value in [v for v, n in out.items() if not n]:
+            del out[value]
+        return out
 
     def created_between(self, docnums: list[int], start: dt.datetime | None,
                         end: dt.datetime | None) -> list[int]:
@@ -340,7 +436,7 @@ class Engine:
             total = docs = 0
             for reader, _offset, _count, _deleted in self.leaves:
                 values = _column_values(reader, "length")
-                total += sum(v for v in values if v)
+                total += sum(values)
                 docs += len(values)
             self._avg_length = max(1.0, total / docs) if docs else 1.0
         return self._avg_length
@@ -352,67 +448,120 @@ class Engine:
         if limit <= 0:
             return []
         avg = self.avg_length()
-        norms = [K1 * (1 - B + B * (length or avg) / avg)
-                 for length in self.column("length", docnums)]
-        scores = [0.0] * len(docnums)
+        # BM25 per needle: boost * f / (f + norm), norm = K1 * (1 - B + B * length / avg),
+        # computed a whole column at a time by C-level maps (a city bureau's search for a
+        # word in every case scores a quarter of a million documents). A document of
+        # length 0 has no text, so it matches no needle and scores 0 whatever its norm.
+        norms = list(map((K1 * (1 - B)).__add__,
+                         map((K1 * B / avg).__mul__, self.column("length", docnums))))
+        scores: list[float] = [0.0] * len(docnums)
         for idf, tf in tfs:
-            boost = idf * (K1 + 1)
-            get = tf.get
-            for i, d in enumerate(docnums):
-                f = get(d)
-                if f:
-                    scores[i] += boost * f / (f + norms[i])
-        best = heapq.nlargest(limit, range(len(docnums)), key=lambda i: (scores[i], -i))
-        return [docnums[i] for i in best]
+            fs = list(map(tf.get, docnums, repeat(0.0)))
+            part = map((idf * (K1 + 1)).__mul__, map(truediv, fs, map(add, fs, norms)))
+            scores = list(map(add, scores, part))
+        return [docnums[i] for i in _top(scores, limit)]
 
 
-def _read(matcher, want: list[int] | None) -> list[tuple[int, float]]:
+def _top(scores: list[float], limit: int) -> list[int]:
+    """The positions of the ``limit`` highest scores, best first, ties in position order.
+    The threshold comes from the scores alone (compared in C), then only the positions
+    that reach it are sorted."""
+    if len(scores) <= limit:
+        return sorted(range(len(scores)), key=lambda i: -scores[i])
+    threshold = heapq.nlargest(limit, scores)[-1]
+    reach = list(compress(range(len(scores)), map(threshold.__le__, scores)))
+    return sorted(reach, key=lambda i: -scores[i])[:limit]
+
+
+# --- posting blocks --------------------------------------------------------------------------
+
+_blocks: OrderedDict[tuple, tuple] = OrderedDict()
+_blocks_lock = threading.Lock()
+#: Terms whose block directory is kept (a directory is 26 bytes a block of 128 postings:
+#: a bigram in every one of a million documents, 200 KB).
+BLOCK_CACHE_SIZE = 512
+
+
+def _directory(key: tuple, m: W3LeafMatcher) -> tuple[array, array, array, bytes]:
+    """(last document number, data start, data end, compressed) of each posting block of
+    one term in one segment, cached. Whoosh finds a block by reading every block header
+    before it (a pickle each): for a common bigram at a million documents that was most of
+    a search's time. The headers are read once here, then a block is found by bisection."""
+    with _blocks_lock:
+        found = _blocks.get(key)
+        if found is not None:
+            _blocks.move_to_end(key)
+            return found
+    maxids, starts, ends, packed = array("q"), array("q"), array("q"), bytearray()
+    while True:
+        maxids.append(m._maxid)
+        starts.append(m._dataoffset)
+        ends.append(m._nextoffset)
+        packed.append(1 if m._compression else 0)
+        if m._lastblock:
+            break
+        m._goto(m._nextoffset)
+    found = (maxids, starts, ends, bytes(packed))
+    with _blocks_lock:
+        _blocks[key] = found
+        while len(_blocks) > BLOCK_CACHE_SIZE:
+            _blocks.popitem(last=False)
+    return found
+
+
+def _read(matcher, want: Sequence[int] | None, key: tuple) -> list[tuple[int, float]]:
     """(local docnum, weight) pairs of one segment's posting list, for the documents in
-    ``want`` (sorted local numbers) or all. Reads whole blocks at C speed and skips blocks
-    that hold none of ``want`` without unpickling them."""
-    wanted = None if want is None else set(want)
+    ``want`` (sorted local numbers) or all. Only the blocks that can hold one of ``want``
+    are unpickled; within a block, the cheaper side is walked in Python: every posting is
+    taken when ``want`` holds every number the block could hold (a scope's contiguous run),
+    else the wanted numbers are looked up in the block, or the block's postings in them."""
     out: list[tuple[int, float]] = []
     if isinstance(matcher, ListMatcher):
         ids = matcher._ids
         weights = matcher._weights or [1.0] * len(ids)
         pairs = zip(ids, weights, strict=True)
-        return list(pairs) if wanted is None else [p for p in pairs if p[0] in wanted]
+        if want is None:
+            return list(pairs)
+        wanted = set(want)
+        return [p for p in pairs if p[0] in wanted]
     if not isinstance(matcher, W3LeafMatcher):  # another codec: the generic, slower way
+        wanted = None if want is None else set(want)
         while matcher.is_active():
             d = matcher.id()
             if wanted is None or d in wanted:
                 out.append((d, matcher.weight()))
             matcher.next()
         return out
-    m = matcher
-    first = want[0] if want else 0
-    last = want[-1] if want else None
-    n_want = len(want) if want is not None else 0
-    prev_max = -1
-    while True:
-        block_max = m._maxid
-        if block_max >= first:
-            if want is not None:
-                i = bisect_right(want, prev_max)
-                needed = i < n_want and want[i] <= block_max
-            else:
-                needed = True
-            if needed:
-                data = m._postfile.get(m._dataoffset, m._nextoffset - m._dataoffset)
-                if m._compression:
-                    data = zlib.decompress(data)
-                deltas, weights, _values = loads(data)
-                ids = accumulate(deltas)
-                if weights is None or isinstance(weights, float):
-                    weight = 1.0 if weights is None else weights
-                    if wanted is None:
-                        out += [(d, weight) for d in ids]
-                    else:
-                        out += [(d, weight) for d in ids if d in wanted]
-                else:
-                    pairs = zip(ids, weights, strict=True)
-                    out += pairs if wanted is None else [p for p in pairs if p[0] in wanted]
-        if m._lastblock or (last is not None and block_max >= last):
-            return out
-        prev_max = block_max
-        m._goto(m._nextoffset)
+    maxids, starts, ends, packed = _directory(key, matcher)
+    get = matcher._postfile.get
+    if want is None:
+        first, last = 0, len(maxids) - 1
+    else:
+        first = bisect_left(maxids, want[0])
+        last = min(bisect_left(maxids, want[-1]), len(maxids) - 1)
+    i = 0
+    for b in range(first, last + 1):
+        prev, top = (maxids[b - 1] if b else -1), maxids[b]
+        if want is not None:
+            i = bisect_right(want, prev, i)
+            j = bisect_right(want, top, i)
+            if i == j:
+                continue
+        data = get(starts[b], ends[b] - starts[b])
+        if packed[b]:
+            data = zlib.decompress(data)
+        deltas, weights, _values = loads(data)
+        ids = list(accumulate(deltas))
+        if weights is None or isinstance(weights, float):
+            weights = [1.0 if weights is None else weights] * len(ids)
+        if want is None or j - i == top - prev:  # every number the block may hold
+            out += zip(ids, weights, strict=True)
+        elif j - i < len(ids):
+            in_block = dict(zip(ids, weights, strict=True))
+            out += [(d, in_block[d]) for d in want[i:j] if d in in_block]
+        else:
+            wanted = set(want[i:j])
+            out += [p for p in zip(ids, weights, strict=True) if p[0] in wanted]
+        if want is not None:
+            i = j
+    return out

@@ -19,6 +19,7 @@ import logging
 import math
 import threading
 from collections import Counter, OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -83,7 +84,7 @@ def scope_organ_id(actor) -> int | None:
     return actor.organ_id
 
 
-_scope_cache: OrderedDict[tuple, list[int]] = OrderedDict()
+_scope_cache: OrderedDict[tuple, Sequence[int]] = OrderedDict()
 _scope_lock = threading.Lock()
 SCOPE_CACHE_SIZE = 256
 
@@ -96,7 +97,7 @@ def engine_for(searcher) -> Engine:
     return engine
 
 
-def scope_docs(ident: tuple, searcher, organ_id: int) -> list[int]:
+def scope_docs(ident: tuple, searcher, organ_id: int) -> Sequence[int]:
     """The document numbers in ``organ_id``'s subtree, sorted, cached per organ and
     generation."""
     key = (ident, organ_id)
@@ -253,16 +254,15 @@ def _facets(engine: Engine, docnums: list[int], actor) -> dict[str, list[tuple[s
     counts: dict[str, Counter] = {}
     for name, column in (("case_type", "case_type"), ("state", "state"),
                          ("organ", "organ_id"), ("category", "category_set")):
-        values = engine.column(column, docnums)
+        values = engine.counts(column, docnums)
         if name == "category":
             counter: Counter = Counter()
-            for value, n in Counter(values).items():
+            for value, n in values.items():
                 for code in (value or "").split(","):
                     if code:
                         counter[code] += n
         else:
-            counter = Counter(values)
-            counter.pop(None, None)
+            counter = values
             counter.pop("", None)
         counts[name] = counter
     types = set(counts["case_type"])
