@@ -35,6 +35,7 @@ stored text, so a codec change would fail loudly there.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import heapq
 import math
@@ -160,11 +161,22 @@ def _numbers(col, typecode: str, count: int) -> array:
         return array(typecode, col)  # another reader: the generic, slower way
     stored = min(col._count, count)
     out.frombytes(col._dbfile.get(col._basepos, stored * fixed))
+    _unmap(col._dbfile)
     if sys.byteorder == "little":
         out.byteswap()
     if stored < count:
         out.extend(repeat(col._default, count - stored))
     return out
+
+
+def _unmap(dbfile) -> None:
+    """Let go of the mapped pages of a column file once its values are copied into the
+    cache: nothing reads them again, and mapped, they stayed in each worker's resident
+    memory (60 MB of the 146 MB of mapped index a worker held at a million documents).
+    The pages stay in the page cache; a later read maps them again."""
+    source = getattr(dbfile, "file", None)
+    if isinstance(source, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        source.madvise(mmap.MADV_DONTNEED)
 
 
 def _codes(col) -> Codes:
@@ -178,6 +190,7 @@ def _codes(col) -> Codes:
         offsets, lengths = col._offsets, col._lengths
         size = sum(lengths)
         data = col._dbfile.get(col._basepos, size) if size else b""
+        _unmap(col._dbfile)
         codes = array("I", [code(data[o:o + n]) for o, n in zip(offsets, lengths,
                                                                   strict=True)])
     else:
@@ -204,6 +217,33 @@ def _ending_with(reader) -> dict[str, list[str]]:
     return table
 
 
+# --- the process's heap ---------------------------------------------------------------------
+
+#: Allocations from this size up are mapped on their own and unmapped when freed.
+MMAP_THRESHOLD = 128 * 1024
+_heap_set = False
+
+
+def _heap_gives_back() -> None:
+    """Fix glibc's mmap threshold at its default, once per process. A wide search builds
+    lists and dicts of a quarter of a million entries; glibc raises its threshold after the
+    first such block is freed, so the later ones came from the heap, and the heap, left
+    fragmented, never shrank: 20 MB more resident memory in each worker at a million
+    documents. With the threshold fixed, each is unmapped when freed (measured: no change
+    in the search's time). Other C libraries: nothing to do."""
+    global _heap_set
+    if _heap_set:
+        return
+    _heap_set = True
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_mmap_threshold = -3  # from glibc's malloc.h
+    mallopt(m_mmap_threshold, MMAP_THRESHOLD)
+
+
 # --- one engine per searcher (index generation) ---------------------------------------------
 
 
@@ -212,6 +252,7 @@ class Engine:
     one request at a time); its caches live as long as the searcher."""
 
     def __init__(self, searcher):
+        _heap_gives_back()
         self.searcher = searcher
         self.reader = searcher.reader()
         self.leaves = [(r, off, r.doc_count_all(), r.deleted_docs_set if r.has_deletions()

@@ -9,6 +9,7 @@ the text, over several blocks, segments, deletions and scopes.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 from collections import Counter
 
@@ -45,10 +46,10 @@ def _doc(i: int, text: str) -> dict:
             "flat": flat.encode("utf-8"), "length": len(flat), "bigram": folded}
 
 
-def _build(path, texts, bulk: bool):
+def _build(path, texts, bulk: bool, **options):
     path.mkdir()
     ix = whoosh_index.create_in(str(path), build_schema())
-    writer = ix.writer(codec=codec())
+    writer = ix.writer(codec=codec(), **options)
     postings = BigramPostings.attach(writer) if bulk else None
     for i, text in enumerate(texts):
         fields = _doc(i, text)
@@ -264,3 +265,40 @@ def test_ranking_equals_bm25_written_out(tmp_path):
             assert len(set(score.values())) > 3, q  # a ranking, not all ties
             for limit in (1, 20, len(docs) + 5):
                 assert engine.rank(docs, tfs, limit) == expected[:limit], (q, limit)
+
+
+def _mapped_kb(suffix: str) -> int:
+    """Resident kB of this process's mappings of files ending with ``suffix``."""
+    total, current = 0, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            head = line.split()
+            if head and "-" in head[0] and len(head) >= 5:  # a mapping's first line
+                current = len(head) >= 6 and head[-1].endswith(suffix)
+            elif current and head[0] == "Rss:":
+                total += int(head[1])
+    return total
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="Linux only (smaps)")
+def test_cached_columns_leave_no_mapped_pages_behind(tmp_path):
+    """Once a column's values are in the cache, its file's pages are let go: mapped, they
+    stayed in every worker's resident memory. Reading the column again still works."""
+    from oversight.search import store
+
+    texts = _texts(20000, seed=2)
+    # separate files per segment, as the indexer writes them (indexer._writer_options)
+    _build(tmp_path / "ix", texts, bulk=True, compound=False).close()
+    ix = store.open_index(tmp_path / "ix")
+    with ix.searcher() as s:
+        engine = Engine(s)
+        docs = list(range(0, 20000, 7))
+        reader = s.reader()
+        col = reader.column_reader("organ_id", translate=False)
+        assert [col[d] for d in docs[:50]]  # Whoosh's own reads map some pages
+        assert _mapped_kb(".organ_id.col") > 0
+        values = engine.column("organ_id", docs)
+        assert _mapped_kb(".organ_id.col") == 0
+        assert engine.column("created", docs) and _mapped_kb(".created.col") == 0
+        assert values == [str(2 + d % 3) for d in docs]
+        assert [col[d].decode() for d in docs[:50]] == values[:50]  # mapped again
