@@ -302,3 +302,46 @@ def test_cached_columns_leave_no_mapped_pages_behind(tmp_path):
         assert engine.column("created", docs) and _mapped_kb(".created.col") == 0
         assert values == [str(2 + d % 3) for d in docs]
         assert [col[d].decode() for d in docs[:50]] == values[:50]  # mapped again
+
+
+def test_segment_cache_keeps_to_its_byte_budget_not_its_entry_count():
+    from oversight.search.engine import SegmentCache
+
+    cache = SegmentCache(budget=100)
+    cache.put(("big",), "columns of the big segment", 60)
+    for i in range(39):  # a stream of small segments, one per indexer commit
+        cache.put(("small", i), i, 1)
+    assert cache.get(("big",)) == "columns of the big segment"
+    assert cache.used == 99
+    cache.put(("small", 39), 39, 1)
+    cache.put(("another big",), "x", 30)  # over budget: least recently used go first
+    assert cache.used <= 100
+    assert cache.get(("big",)) == "columns of the big segment"  # used just above
+    assert cache.get(("small", 0)) is None
+    assert cache.get(("another big",)) == "x"
+
+
+def test_a_new_generation_reuses_the_segments_scope_and_applies_its_deletions(tmp_path):
+    from oversight.search.engine import _segment_scope
+
+    texts = _texts(400, seed=4)
+    ix = _build(tmp_path / "ix", texts, bulk=True)
+    with ix.searcher() as s:
+        first = s.reader().leaf_readers()[0][0]
+        cached = _segment_scope(first, 2)
+        assert list(Engine(s).scope(2)) == [d for d in range(400) if d % 3 == 0]
+    writer = ix.writer(codec=codec())
+    for i in range(400, 430):
+        writer.add_document(**_doc(i, texts[i - 400]))
+    for i in (0, 3, 6, 399):
+        writer.delete_by_term("key", f"complaint:{i}")
+    writer.commit(merge=False)
+    with ix.searcher() as s:
+        leaves = s.reader().leaf_readers()
+        assert len(leaves) == 2
+        assert _segment_scope(leaves[0][0], 2) is cached  # read once, not per generation
+        keys = {d: s.stored_fields(d)["case_id"] for d in s.reader().all_doc_ids()}
+        scope = list(Engine(s).scope(2))
+        assert scope == sorted(scope)
+        assert sorted(keys[d] for d in scope) == \
+            [i for i in range(430) if i % 3 == 0 and i not in (0, 3, 6, 399)]
