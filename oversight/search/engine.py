@@ -89,9 +89,9 @@ class Needle:
 
 class SegmentCache:
     """Values computed from one segment (which never changes), least recently used first
-    out, within a budget of bytes. (A limit on the number of entries let the small segments
-    of a stream of indexer commits push out the big segment's columns, which then took
-    seconds to read back at a million documents: the 1M search's p95 was 2.7 s.)"""
+    out, within a budget of bytes. (A limit on the number of entries would let the small
+    segments of a stream of indexer commits, seven entries each, push out the big
+    segment's columns, which take seconds to read back at a million documents.)"""
 
     def __init__(self, budget: int):
         self.budget = budget
@@ -148,12 +148,6 @@ class Codes:
     def __init__(self, codes: array, values: list[str]):
         self.codes = codes
         self.values = values
-
-    def __len__(self) -> int:
-        return len(self.codes)
-
-    def __getitem__(self, docnum: int) -> str:
-        return self.values[self.codes[docnum]]
 
     def mask(self, test) -> bytes:
         """One byte per distinct value: 1 where ``test(value)``."""
