@@ -583,25 +583,52 @@ def _top(scores: list[float], limit: int) -> list[int]:
 _blocks = SegmentCache(16 << 20)
 
 
-def _directory(key: tuple, m: W3LeafMatcher) -> tuple[array, array, array, bytes]:
-    """(last document number, data start, data end, compressed) of each posting block of
-    one term in one segment, cached. Whoosh finds a block by reading every block header
-    before it (a pickle each): for a common bigram at a million documents that was most of
-    a search's time. The headers are read once here, then a block is found by bisection."""
+class _Directory:
+    """What the block headers of one term in one segment say, in block order: the last
+    document number, where the data starts and ends, and whether it is compressed.
+    ``resume`` is where the next unread header is (None once the last block is read)."""
+
+    __slots__ = ("maxids", "starts", "ends", "packed", "resume")
+
+    def __init__(self):
+        self.maxids, self.starts, self.ends = array("q"), array("q"), array("q")
+        self.packed = bytearray()  # appended last: its length is the blocks fully known
+        self.resume: int | None = -1  # -1: not started
+
+
+_extending = threading.Lock()
+
+
+def _directory(key: tuple, m: W3LeafMatcher, upto: int | None) -> _Directory:
+    """The block directory of one term in one segment, cached, read as far as block
+    holding document ``upto`` (None: to the end) and no further, and continued from there
+    when a later search needs more. Whoosh finds a block by reading every block header
+    before it (a pickle each): for a common bigram at a million documents that was most
+    of a search's time. With the headers kept, a block is found by bisection; reading
+    them only as far as needed keeps a term's first search as cheap as Whoosh's walk."""
     found = _blocks.get(key)
-    if found is not None:
+    if found is not None and (found.resume is None or (
+            upto is not None and found.maxids and found.maxids[-1] >= upto)):
         return found
-    maxids, starts, ends, packed = array("q"), array("q"), array("q"), bytearray()
-    while True:
-        maxids.append(m._maxid)
-        starts.append(m._dataoffset)
-        ends.append(m._nextoffset)
-        packed.append(1 if m._compression else 0)
-        if m._lastblock:
-            break
-        m._goto(m._nextoffset)
-    found = (maxids, starts, ends, bytes(packed))
-    return _blocks.put(key, found, 26 * len(maxids) + 200)
+    with _extending:
+        found = _blocks.get(key) or _Directory()
+        if found.resume is not None and not (
+                upto is not None and found.maxids and found.maxids[-1] >= upto):
+            if found.resume >= 0:
+                m._goto(found.resume)  # the matcher starts at the first block
+            while True:
+                found.maxids.append(m._maxid)
+                found.starts.append(m._dataoffset)
+                found.ends.append(m._nextoffset)
+                found.packed.append(1 if m._compression else 0)
+                if m._lastblock:
+                    found.resume = None
+                    break
+                found.resume = m._nextoffset
+                if upto is not None and m._maxid >= upto:
+                    break
+                m._goto(m._nextoffset)
+        return _blocks.put(key, found, 26 * len(found.maxids) + 200)
 
 
 def _read(matcher, want: Sequence[int] | None, key: tuple) -> list[tuple[int, float]]:
@@ -627,13 +654,15 @@ def _read(matcher, want: Sequence[int] | None, key: tuple) -> list[tuple[int, fl
                 out.append((d, matcher.weight()))
             matcher.next()
         return out
-    maxids, starts, ends, packed = _directory(key, matcher)
+    blocks = _directory(key, matcher, None if want is None else want[-1])
+    maxids, starts, ends, packed = blocks.maxids, blocks.starts, blocks.ends, blocks.packed
+    known = len(packed)
     get = matcher._postfile.get
     if want is None:
-        first, last = 0, len(maxids) - 1
+        first, last = 0, known - 1
     else:
-        first = bisect_left(maxids, want[0])
-        last = min(bisect_left(maxids, want[-1]), len(maxids) - 1)
+        first = bisect_left(maxids, want[0], 0, known)
+        last = min(bisect_left(maxids, want[-1], 0, known), known - 1)
     i = 0
     for b in range(first, last + 1):
         prev, top = (maxids[b - 1] if b else -1), maxids[b]

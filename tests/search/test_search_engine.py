@@ -344,3 +344,32 @@ def test_a_new_generation_reuses_the_segments_scope_and_applies_its_deletions(tm
         assert scope == sorted(scope)
         assert sorted(keys[d] for d in scope) == \
             [i for i in range(430) if i % 3 == 0 and i not in (0, 3, 6, 399)]
+
+
+def test_a_terms_block_directory_is_read_only_as_far_as_needed(tmp_path):
+    """A term's first search reads block headers up to the block it needs (as Whoosh's own
+    walk would), and a later search continues from there."""
+    from oversight.search import engine as engine_module
+
+    texts = _texts(3000, seed=3)
+    ix = _build(tmp_path / "ix", texts, bulk=True)
+    with ix.searcher() as s:
+        reader = s.reader()
+        term = max((t.decode() if isinstance(t, bytes) else t
+                    for t in reader.lexicon("bigram")),
+                   key=lambda t: reader.doc_frequency("bigram", t))
+        truth = _whoosh_postings(reader, term)
+        engine = Engine(s)
+        key = (engine_module._segment_key(reader.leaf_readers()[0][0]), "bigram", term)
+        engine_module._blocks.clear()
+        assert engine.postings("bigram", term, [5, 6]) == \
+            {d: w for d, w in truth.items() if d in (5, 6)}
+        blocks = engine_module._blocks.get(key)
+        assert blocks.resume is not None and len(blocks.packed) == 1
+        assert engine.postings("bigram", term, [1500, 2999]) == \
+            {d: w for d, w in truth.items() if d in (1500, 2999)}
+        assert engine_module._blocks.get(key).maxids[-1] >= 2999
+        assert engine.postings("bigram", term, None) == truth
+        assert engine_module._blocks.get(key).resume is None
+        assert engine.postings("bigram", term, [7, 1600]) == \
+            {d: w for d, w in truth.items() if d in (7, 1600)}
