@@ -595,6 +595,14 @@ class _Directory:
         self.packed = bytearray()  # appended last: its length is the blocks fully known
         self.resume: int | None = -1  # -1: not started
 
+    def covers(self, upto: int | None) -> bool:
+        """Whether the blocks fully known reach document ``upto`` (None: the last block).
+        Another thread may be appending a block meanwhile: only ``packed`` counts."""
+        known = len(self.packed)
+        if upto is None or self.resume is None:
+            return self.resume is None and known == len(self.maxids)
+        return known > 0 and self.maxids[known - 1] >= upto
+
 
 _extending = threading.Lock()
 
@@ -607,13 +615,11 @@ def _directory(key: tuple, m: W3LeafMatcher, upto: int | None) -> _Directory:
     of a search's time. With the headers kept, a block is found by bisection; reading
     them only as far as needed keeps a term's first search as cheap as Whoosh's walk."""
     found = _blocks.get(key)
-    if found is not None and (found.resume is None or (
-            upto is not None and found.maxids and found.maxids[-1] >= upto)):
+    if found is not None and found.covers(upto):
         return found
     with _extending:
         found = _blocks.get(key) or _Directory()
-        if found.resume is not None and not (
-                upto is not None and found.maxids and found.maxids[-1] >= upto):
+        if not found.covers(upto):
             if found.resume >= 0:
                 m._goto(found.resume)  # the matcher starts at the first block
             while True:
