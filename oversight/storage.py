@@ -83,15 +83,21 @@ def begin_writing(session) -> None:
         session.commit()
 
 
-def insert_ignoring_conflict(session, table, **values) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING on either database (counter rows, reminders).
-    Returns whether this call inserted the row."""
+def dialect_insert(session):
+    """The INSERT construct of the session's database (SQLite's or PostgreSQL's), the one
+    that knows ``ON CONFLICT``."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def insert_ignoring_conflict(session, table, **values) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING on either database (counter rows, reminders).
+    Returns whether this call inserted the row."""
     # rowcount is not reliable here on every driver (psycopg reports -1): ask for the key
     # back, which comes only from a row this statement inserted.
-    statement = (insert(table).values(**values).on_conflict_do_nothing()
+    statement = (dialect_insert(session)(table).values(**values).on_conflict_do_nothing()
                  .returning(*table.primary_key.columns))
     return session.execute(statement).first() is not None

@@ -4,12 +4,14 @@ N parallel failures count N (the increment is one atomic UPDATE)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import sqlalchemy as sa
 from flask import current_app
 
 from oversight.extensions import db
 from oversight.models import Throttle
+from oversight.storage import dialect_insert
 
 
 def blocked(key: str, now: dt.datetime, limit: int, window_s: int) -> bool:
@@ -19,27 +21,28 @@ def blocked(key: str, now: dt.datetime, limit: int, window_s: int) -> bool:
     return row.failures >= limit
 
 
-def record_failure(key: str, now: dt.datetime, window_s: int) -> int:
-    """Count one failure (or attempt) against ``key`` and return the window's count.
-
-    One atomic upsert: the first failure inserts the row; a failure after the window
-    ended starts a new window at 1; any other adds 1. Parallel failures each count."""
+@functools.cache
+def _count(insert) -> sa.Insert:
+    """The counting upsert, built once per dialect (``insert``): the first failure inserts
+    the row; a failure after the window ended starts a new window at 1; any other adds 1.
+    The new values are computed from the row as it was: both CASEs test the old start."""
     table = Throttle.__table__
-    start = now - dt.timedelta(seconds=window_s)
-    expired = table.c.window_start < start
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table).values(key=key, window_start=now, failures=1)
-    # The new values are computed from the row as it was: both CASEs test the old start.
-    statement = statement.on_conflict_do_update(
+    now = sa.bindparam("now", type_=table.c.window_start.type)
+    expired = table.c.window_start < sa.bindparam("start", type_=table.c.window_start.type)
+    statement = insert(table).values(key=sa.bindparam("key"), window_start=now, failures=1)
+    return statement.on_conflict_do_update(
         index_elements=[table.c.key],
         set_={"window_start": sa.case((expired, now), else_=table.c.window_start),
               "failures": sa.case((expired, 1), else_=table.c.failures + 1)},
     ).returning(table.c.failures)
-    return db.session.execute(statement).scalar_one()
+
+
+def record_failure(key: str, now: dt.datetime, window_s: int) -> int:
+    """Count one failure (or attempt) against ``key`` and return the window's count, in
+    one atomic upsert: parallel failures each count."""
+    start = now - dt.timedelta(seconds=window_s)
+    return db.session.execute(_count(dialect_insert(db.session)),
+                              {"key": key, "now": now, "start": start}).scalar_one()
 
 
 def clear(key: str) -> None:
