@@ -68,8 +68,12 @@ def append(
     article: str = "",
     payload: dict | None = None,
     public: bool = False,
+    first: bool = False,
 ) -> CaseEvent:
-    last = db.session.execute(
+    """Add the case's next event to the session. ``first``: the case was created in this
+    transaction, so its chain starts here (no query for the last event; the unique
+    (case_type, case_id, seq) index refuses a second event 1)."""
+    last = None if first else db.session.execute(
         sa.select(CaseEvent.seq, CaseEvent.hash)
         .where(CaseEvent.case_type == case_type, CaseEvent.case_id == case_id)
         .order_by(CaseEvent.seq.desc())

@@ -209,7 +209,7 @@ def open_case(case: Any, *, trigger: str, actor_id: int | None, role: Any, rule:
     event = events.append(
         case_type=case.case_type, case_id=case.id, actor_id=actor_id, actor_role=role,
         trigger=trigger, from_state="", to_state=case.state.value, at=now, reason=reason,
-        article=article, payload=payload, public=public,
+        article=article, payload=payload, public=public, first=True,
     )
     _to_search_outbox(case, now)
     return event
