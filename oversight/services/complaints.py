@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from oversight.extensions import db
 from oversight.models import ComplainantIdentity, Complaint, Officer, Organ
-from oversight.services import attachments, clocks, numbering, registry
+from oversight.services import attachments, clocks, numbering, organs, registry
 from oversight.services.access import can
 from oversight.services.actors import PublicActor, SystemActor
 from oversight.services.cases import hash_code, new_access_code, submission_key_hash
@@ -57,7 +57,7 @@ def submit(data: ComplaintInput, now: dt.datetime) -> tuple[Complaint, str]:
         if existing:
             raise AlreadySubmitted(existing)
     errors: dict[str, str] = {}
-    organ = db.session.get(Organ, data.organ_id)
+    organ = organs.node(data.organ_id)
     if organ is None:
         errors["organ_id"] = _("请选择受理机关")
     elif data.category_code not in {c.code for c in organ.pack.categories}:

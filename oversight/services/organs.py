@@ -13,13 +13,17 @@ scanned every complaint: 61 ms at 100k cases).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import g
 
 from oversight.extensions import db
 from oversight.models import Organ
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -40,15 +44,24 @@ class OrganNode:
         return get_packs()[self.pack_id]
 
 
-#: database URL -> ((organ count, latest change), the tree in path order)
-_TREES: dict[str, tuple[tuple, list[OrganNode]]] = {}
+#: database URL -> ((organ count, latest change), the tree in path order, nodes by id)
+_TREES: dict[str, tuple[tuple, list[OrganNode], dict[int, OrganNode]]] = {}
 
 
 def tree() -> list[OrganNode]:
     """Every organ in tree order (by path)."""
-    nodes = g.get("_organ_tree")
-    if nodes is not None:
-        return nodes
+    return _current()[1]
+
+
+def node(organ_id: int | None) -> OrganNode | None:
+    """The organ with this id, or None: from the tree, without a query of its own."""
+    return _current()[2].get(organ_id)  # type: ignore[arg-type]
+
+
+def _current() -> tuple[tuple, list[OrganNode], dict[int, OrganNode]]:
+    cached = g.get("_organ_tree")
+    if cached is not None:
+        return cached
     stamp = tuple(db.session.execute(
         sa.select(sa.func.count(Organ.id), sa.func.max(Organ.updated_at))).one())
     key = str(db.engine.url)
@@ -57,11 +70,26 @@ def tree() -> list[OrganNode]:
         rows = db.session.execute(
             sa.select(Organ.id, Organ.code, Organ.name, Organ.path, Organ.pack_id)
             .order_by(Organ.path)).all()
-        cached = _TREES[key] = (stamp, [
-            OrganNode(r.id, r.code, r.name, r.path, r.pack_id, r.path.count("/") - 2)
-            for r in rows])
-    g._organ_tree = cached[1]
-    return cached[1]
+        nodes = [OrganNode(r.id, r.code, r.name, r.path, r.pack_id, r.path.count("/") - 2)
+                 for r in rows]
+        cached = _TREES[key] = (stamp, nodes, {n.id: n for n in nodes})
+    g._organ_tree = cached
+    return cached
+
+
+#: (database URL, key) -> (organ stamp, value): what ``derived`` built from the tree
+_DERIVED: dict[tuple[str, Hashable], tuple[tuple, Any]] = {}
+
+
+def derived(key: Hashable, build: Callable[[list[OrganNode]], T]) -> T:
+    """A value built from the tree (a form's organ choices), kept per process until the
+    organs change, like the tree itself. The value is shared: never change it in place."""
+    stamp, nodes, _by_id = _current()
+    slot = (str(db.engine.url), key)
+    kept = _DERIVED.get(slot)
+    if kept is None or kept[0] != stamp:
+        kept = _DERIVED[slot] = (stamp, build(nodes))
+    return kept[1]
 
 
 def subtree(path: str) -> list[OrganNode]:

@@ -22,8 +22,8 @@ class CaseTypeBinding:
     hooks: dict[str, Callable[..., dict]] = field(default_factory=dict)
     #: builds the notice template context for a case
     notice_context: Callable[..., dict] | None = None
-    #: the organ whose pack applies
-    pack_of: Callable[[Any], Any] = lambda case: case.organ.pack
+    #: the pack that applies: its organ's (``_organ_pack``)
+    pack_of: Callable[[Any], Any] = field(default=lambda case: _organ_pack(case))
     #: the identity record of the case's public party, or None (never for officers)
     identity_of: Callable[[Any], Any] | None = None
     #: builds the search document (a dict of index fields) for a case; see oversight.search
@@ -40,6 +40,16 @@ class CaseTypeBinding:
 
 
 _BINDINGS: dict[str, CaseTypeBinding] = {}
+
+
+def _organ_pack(case: Any) -> Any:
+    """The pack of the case's organ: from the organ tree kept per process (no query, where
+    loading ``case.organ`` was one per new case), or from the organ itself when the tree
+    does not hold it yet (an organ created in this request, after the tree was read)."""
+    from oversight.services import organs
+
+    node = organs.node(case.organ_id)
+    return node.pack if node is not None else case.organ.pack
 
 
 class OrganFixed(RuntimeError):

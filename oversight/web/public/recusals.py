@@ -14,10 +14,12 @@ from wtforms.fields.choices import SelectChoice
 from oversight.extensions import db
 from oversight.models import Organ, Recusal
 from oversight.models.base import utcnow
-from oversight.services import attachments, recusals
+from oversight.services import attachments, organs, recusals
 from oversight.services.errors import AlreadySubmitted, InvalidData
+from oversight.services.organs import OrganNode
 from oversight.services.uow import unit_of_work
-from oversight.web.common import apply_errors, organ_tree, read_uploads
+from oversight.web import common
+from oversight.web.common import apply_errors, read_uploads
 from oversight.web.public.views import bp, count_submission, limit_submissions
 from oversight.web.recusal_forms import MatterForm, RecusalForm
 from workflows.policy import Pack, get_packs
@@ -29,14 +31,16 @@ def packs_of(organs: Iterable[Organ]) -> list[Pack]:
     return [p for p in get_packs().values() if p.id in used]
 
 
-def organ_choices(tree: list[tuple[Organ, int]]) -> list[SelectChoice]:
-    """Organs indented by depth; each option says its pack and whether the pack lists the
-    grounds (``data-grounds="list"``) or asks for them described (``"text"``)."""
-    return [SelectChoice("", _("请选择"))] + [
-        SelectChoice(str(o.id), "　" * depth + o.name, render_kw={
-            "data-pack": o.pack.short_name,
-            "data-grounds": "list" if o.pack.recusal_grounds_enumerated else "text"})
-        for o, depth in tree]
+def recusal_attrs(organ: OrganNode) -> dict[str, str]:
+    """An organ option's pack, and whether the pack lists the grounds
+    (``data-grounds="list"``) or asks for them described (``"text"``)."""
+    return {"data-pack": organ.pack.short_name,
+            "data-grounds": "list" if organ.pack.recusal_grounds_enumerated else "text"}
+
+
+def organ_choices(within: str | None = None) -> list[SelectChoice]:
+    """The organs (under ``within`` when given) a recusal may be filed with."""
+    return [SelectChoice("", _("请选择"))] + common.organ_choices(within, recusal_attrs)
 
 
 def fill_matter_choices(form: MatterForm, packs: list[Pack]) -> None:
@@ -95,9 +99,8 @@ def application_input(form: RecusalForm, pack: Pack | None) -> recusals.RecusalI
 
 def _form() -> tuple[RecusalForm, list[Pack]]:
     form = RecusalForm()
-    tree = organ_tree()
-    packs = packs_of(o for o, _depth in tree)
-    form.organ_id.choices = organ_choices(tree)
+    packs = packs_of(organs.tree())
+    form.organ_id.choices = organ_choices()
     fill_applicant_choices(form, packs)
     fill_matter_choices(form, packs)
     return form, packs

@@ -24,7 +24,7 @@ from wtforms.fields.choices import SelectChoice
 
 from oversight import security_log
 from oversight.extensions import db
-from oversight.models import Notice, Organ
+from oversight.models import Notice
 from oversight.models.base import utcnow
 from oversight.services import (
     attachments,
@@ -32,6 +32,7 @@ from oversight.services import (
     clocks,
     complaints,
     notices,
+    organs,
     registry,
     throttle,
     workflow,
@@ -46,8 +47,9 @@ from oversight.services.errors import (
     StaleCase,
     Throttled,
 )
+from oversight.services.organs import OrganNode
 from oversight.services.uow import unit_of_work
-from oversight.web.common import apply_errors, category_choices, organ_tree, read_uploads
+from oversight.web.common import apply_errors, category_choices, organ_choices, read_uploads
 from oversight.web.forms import ComplaintForm, MaterialForm, RateForm, ReasonForm, TrackForm
 from workflows.clocks import LOCAL_TZ
 
@@ -63,12 +65,14 @@ def index():
 
 def _complaint_form() -> ComplaintForm:
     form = ComplaintForm()
-    tree = organ_tree()
-    form.organ_id.choices = [SelectChoice("", _("请选择"))] + [
-        SelectChoice(str(o.id), "　" * depth + o.name, render_kw={"data-pack": o.pack.short_name})
-        for o, depth in tree]
+    form.organ_id.choices = [SelectChoice("", _("请选择"))] + organ_choices(attrs=pack_attrs)
     form.category_code.choices = [SelectChoice("", _("请选择"))] + category_choices()
     return form
+
+
+def pack_attrs(organ: OrganNode) -> dict[str, str]:
+    """An organ option's pack (complaint-form.js shows that pack's categories)."""
+    return {"data-pack": organ.pack.short_name}
 
 
 def count_submission() -> None:
@@ -109,7 +113,7 @@ def new_complaint():
                 incident_place=form.incident_place.data or "", files=uploads,
                 submission_key=form.submission_key.data or "",
             )
-            organ = db.session.get(Organ, form.organ_id.data)
+            organ = organs.node(form.organ_id.data)
             if organ is not None and organ.pack_id != pack_id:
                 apply_errors(form, {"category_code":
                                     _("所选问题类别不适用于该受理机关，请重新选择")})

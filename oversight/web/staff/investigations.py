@@ -31,7 +31,7 @@ from oversight.services import attachments, discipline, investigations, suspensi
 from oversight.services.access import CASE_ROLES, can, in_scope
 from oversight.services.errors import InvalidData, ServiceError
 from oversight.services.uow import unit_of_work
-from oversight.web.common import apply_errors, organ_tree
+from oversight.web.common import apply_errors, organ_choices
 from oversight.web.staff.cases import CasePage, register_page
 from oversight.web.staff.officer_record import officer_record
 from oversight.web.staff.paging import link_args, paginate
@@ -113,8 +113,7 @@ def _open_form(origins: list[str]) -> OpenInvestigationForm:
     form.origin.choices = [SelectChoice(o, _ORIGIN_CHOICES[o]) for o in origins]
     if not form.origin.data:
         form.origin.data = origins[0]
-    form.organ_id.choices = [SelectChoice(str(o.id), ("　" * d) + o.name)
-                             for o, d in organ_tree(within=current_user.organ.path)]
+    form.organ_id.choices = organ_choices(current_user.organ.path)
     if not form.organ_id.data:
         form.organ_id.data = str(current_user.organ_id)
     inspectors = _inspectors_near(current_user)

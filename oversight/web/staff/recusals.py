@@ -82,7 +82,7 @@ def new_oral_recusal():
     form = RecusalForm()
     tree = _subtree()
     packs = packs_of(o for o, _depth in tree)
-    form.organ_id.choices = organ_choices(tree)
+    form.organ_id.choices = organ_choices(current_user.organ.path)
     fill_applicant_choices(form, packs)
     fill_matter_choices(form, packs)
     args = {"form": form, "mode": "oral", "packs": packs, "fixed_pack": None,

@@ -16,7 +16,7 @@ from wtforms.fields.choices import SelectChoice
 from oversight import search as search_core
 from oversight.services import registry
 from oversight.services.access import can
-from oversight.web.common import organ_tree
+from oversight.web.common import organ_choices
 from oversight.web.search_forms import SearchForm
 from oversight.web.staff.cases import page_for
 from oversight.web.staff.views import bp
@@ -44,9 +44,8 @@ def _fill_choices(form: SearchForm) -> None:
     form.case_type.choices = [everything] + [
         SelectChoice(name, registry.spec_for(name).label) for name in registry.case_types()]
     form.state.choices = [everything] + _state_choices(form.case_type.data or "")
-    form.organ_id.choices = [SelectChoice("", _("本级及下级全部"))] + [
-        SelectChoice(str(o.id), ("　" * d) + o.name)
-        for o, d in organ_tree(within=current_user.organ.path)]
+    form.organ_id.choices = [SelectChoice("", _("本级及下级全部"))] + organ_choices(
+        current_user.organ.path)
     form.category.choices = [everything] + [
         SelectChoice(c.code, c.label) for c in current_user.organ.pack.categories]
 

@@ -20,7 +20,7 @@ from wtforms.validators import Optional, ValidationError
 from oversight.models.base import utcnow
 from oversight.services import stats as stats_service
 from oversight.services.access import can
-from oversight.web.common import organ_tree
+from oversight.web.common import organ_choices, organ_tree
 from oversight.web.search_forms import DayField, _in_choices
 from oversight.web.staff.views import bp
 from workflows.clocks import to_local
@@ -65,8 +65,8 @@ def stats():
         abort(403)
     form = StatsForm(formdata=request.args or None)
     organs = organ_tree(within=current_user.organ.path)
-    form.organ_id.choices = [SelectChoice("", _("本级及下级全部"))] + [
-        SelectChoice(str(o.id), ("　" * d) + o.name) for o, d in organs]
+    form.organ_id.choices = [SelectChoice("", _("本级及下级全部"))] + organ_choices(
+        current_user.organ.path)
     if request.args and not form.validate():
         return render_template("staff/stats.html", form=form, board=None), 400
     chosen = next((o for o, _d in organs if str(o.id) == form.organ_id.data), None)

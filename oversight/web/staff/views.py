@@ -46,7 +46,7 @@ from oversight.services.errors import Forbidden, InvalidData, NotFound, ServiceE
 from oversight.services.organs import subtree_ids
 from oversight.services.uow import unit_of_work
 from oversight.web import auth
-from oversight.web.common import apply_errors, organ_tree, read_uploads
+from oversight.web.common import apply_errors, organ_choices, organ_tree, read_uploads
 from oversight.web.diagram import state_diagram_svg
 from oversight.web.forms import ActionForm, LoginForm
 from oversight.web.staff.cases import CasePage, page_for, page_for_segment, register_page
@@ -376,8 +376,7 @@ def _complaint_form_choices(form: ActionForm, case: Complaint) -> None:
     if merge_into and not form.target_number.data:
         form.target_number.data = merge_into
     form.target_organ_id.choices = [SelectChoice("", _("请选择"))] + [
-        SelectChoice(str(o.id), ("　" * d) + o.name)
-        for o, d in organ_tree() if o.id != case.organ_id]
+        c for c in organ_choices() if c.value != str(case.organ_id)]
     if not form.target_organ_id.data and case.officer and case.officer.organ_id != case.organ_id:
         form.target_organ_id.data = str(case.officer.organ_id)
     form.finding.choices = [SelectChoice("", _("请选择"))] + [
