@@ -17,13 +17,39 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 
 def _optional_int(value):
     if value in ("", None):
         return None
     return int(value)
+
+
+class LongSelectField(SelectField):
+    """A select of many options (a province's organs, every pack's categories) whose
+    check of the sent value compares it with each choice's value directly. WTForms builds
+    an option object for every choice to find the selected one: for 230 organs and 65
+    categories that was a twentieth of a complaint submission. Same rule: the sent value,
+    coerced, must equal one choice's coerced value."""
+
+    def pre_validate(self, form):
+        if self.process_errors or not self.validate_choice:
+            return
+        if self.choices is None:
+            raise TypeError(self.gettext("Choices cannot be None."))
+        coerce, data = self.coerce, self.data
+        if not any(coerce(c.value) == data for c in self._choices_from_input(self.choices)):
+            raise ValidationError(self.invalid_choice_message
+                                  or self.gettext("Not a valid choice."))
 
 
 BADGE = Regexp(r"^[A-Za-z0-9-]+$", message=_l("编号只能包含字母和数字"))
@@ -42,8 +68,9 @@ class ComplaintForm(FlaskForm):
     email = StringField(_l("电子邮箱（用于接收告知书）"),
                         validators=[Optional(), Email(message=_l("电子邮箱格式不正确")),
                                     Length(max=254)])
-    organ_id = SelectField(_l("辅警所在单位（受理机关）"), coerce=_optional_int,
-                           validators=[InputRequired(message=_l("请选择受理机关"))])
+    organ_id = LongSelectField(_l("辅警所在单位（受理机关）"), coerce=_optional_int,
+                               invalid_choice_message=_l("请从列表中选择受理机关"),
+                               validators=[InputRequired(message=_l("请选择受理机关"))])
     officer_badge = StringField(_l("辅警编号（如知道）"), validators=[
         Optional(), Length(max=20), BADGE])
     officer_description = TextAreaField(_l("辅警外貌特征或其他可识别信息"),
@@ -52,7 +79,9 @@ class ComplaintForm(FlaskForm):
                                      validators=[Optional()])
     incident_place = StringField(_l("发生地点"), validators=[
         DataRequired(message=_l("请填写发生地点")), Length(max=200)])
-    category_code = SelectField(_l("问题类别"), validators=[
+    category_code = LongSelectField(_l("问题类别"),
+                                    invalid_choice_message=_l("请从列表中选择问题类别"),
+                                    validators=[
         DataRequired(message=_l("请选择问题类别"))])
     narrative = TextAreaField(_l("事情经过"), validators=[
         DataRequired(message=_l("请描述事情经过")),

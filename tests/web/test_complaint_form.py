@@ -186,6 +186,12 @@ INVALID = [
      ["narrative", "incident_place", "phone"]),
     ("wrong-pack-category", {"category_code": "yunnan-2024:political_speech"}, [],
      "category_code", "所选问题类别不适用于该受理机关", ["narrative", "incident_place", "phone"]),
+    ("no-organ", {"organ_id": ""}, [], "organ_id", "请选择受理机关",
+     ["narrative", "incident_place", "phone"]),
+    ("unknown-organ", {"organ_id": "999999"}, [], "organ_id", "请从列表中选择受理机关",
+     ["narrative", "incident_place", "phone"]),
+    ("unknown-category", {"category_code": "beijing-2022:no-such-thing"}, [], "category_code",
+     "请从列表中选择问题类别", ["narrative", "incident_place", "phone"]),
     ("future-incident", {"incident_at": None}, [], "incident_at", "发生时间不能晚于现在",
      ["incident_at", "narrative", "incident_place", "phone"]),
     ("missing-place", {"incident_place": ""}, [], "incident_place", "请填写发生地点",
@@ -221,8 +227,9 @@ def test_invalid_input_is_reported_beside_its_field(client, demo, overrides, fil
     assert "has-error" in box.split(">", 1)[0]
     for other in kept:
         assert value_of(html, other) == data[other], other
-    # The chosen organ and category stay selected too.
-    assert value_of(html, "organ_id") == data["organ_id"]
+    # The chosen organ stays selected too (one not in the list has no option to select).
+    if field != "organ_id":
+        assert value_of(html, "organ_id") == data["organ_id"]
     assert complaint_count() == 0
     assert db.session.execute(sa.select(sa.func.count(Attachment.id))).scalar_one() == 0
 
