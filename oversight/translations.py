@@ -11,8 +11,13 @@ but the cost. The templates (``install``) and the domain's labels
 
 from __future__ import annotations
 
-from flask import Flask, g, has_app_context
-from flask_babel import get_translations
+import functools
+
+from babel import support
+from flask import Flask, Request, g, has_app_context
+from flask_babel import get_locale, get_translations
+from werkzeug.utils import cached_property
+from wtforms.i18n import messages_path
 
 
 def _catalog():
@@ -41,9 +46,26 @@ def npgettext(context: str, singular: str, plural: str, n: int) -> str:
     return _catalog().unpgettext(context, singular, plural, n)
 
 
+@functools.cache
+def _wtforms_catalog(locale: str) -> support.Translations:
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+class OversightRequest(Request):
+    @cached_property
+    def wtforms_translations(self) -> support.Translations:
+        """WTForms' own messages (a field's length, an invalid choice) in the request's
+        locale, read from disk once per process and locale. Flask-WTF looks for this
+        attribute on the request before loading the catalog itself, which it otherwise
+        did on every request that built a form (parsing the .mo file each time)."""
+        return _wtforms_catalog(str(get_locale()))
+
+
 def install(app: Flask) -> None:
     """Give the templates' ``_``/``gettext``/``ngettext`` the cached lookups (Jinja's
-    new-style gettext: its autoescaping and ``%(name)s`` formatting are unchanged)."""
+    new-style gettext: its autoescaping and ``%(name)s`` formatting are unchanged), and
+    the requests WTForms' catalog read once (``OversightRequest``)."""
+    app.request_class = OversightRequest
     app.jinja_env.install_gettext_callables(gettext=gettext, ngettext=ngettext,
                                             pgettext=pgettext, npgettext=npgettext,
                                             newstyle=True)

@@ -398,3 +398,18 @@ def test_staff_action_with_csrf_token(csrf_app, csrf_client):
         "version": str(complaint.version), "csrf_token": csrf_token(page)})
     assert response.status_code == 302
     assert refreshed(complaint).state is ComplaintState.ACCEPTED
+
+
+def test_wtforms_own_messages_are_translated_from_a_catalog_read_once(client, demo):
+    """A validator without a message of ours (the name's length) speaks Chinese through
+    WTForms' catalog, which is read from disk once per locale, not once per request."""
+    from oversight.translations import _wtforms_catalog
+
+    _wtforms_catalog.cache_clear()
+    for _attempt in range(3):
+        response = post_complaint(client, valid_form(name="李" * 61))
+        assert response.status_code == 400
+        errors = field_errors(field_box(response.get_data(as_text=True), "name"))
+        assert errors and all(re.search(r"[\u4e00-\u9fff]", e) for e in errors), errors
+        assert not any("Field" in e for e in errors), errors
+    assert _wtforms_catalog.cache_info().misses == 1
