@@ -16,6 +16,9 @@ and each size (``--sizes``, cases seeded in bulk by ``bench/seed_scale.py``):
    - ``bare_in_app``: a constant route inside the app (its request hooks included);
    - ``intake``: complaint submissions (CSRF, validation, case, identity, event, clock,
      outbox); "no submission lost" is checked by counting rows against receipts;
+   - ``intake_floor``: the same rows written as plain INSERTs behind the same request
+     hooks and CSRF check, without a form or a page (``bench_wsgi._floor_view``): the
+     ceiling of any intake on this stack and machine;
    - ``track``: the public tracking page of a case, signed in with number and code;
    - ``queue``, ``queue_todo``, ``case``, ``dashboard``, ``deadlines``: staff pages for
      the leader of the city bureau (the widest scope of the demo accounts);
@@ -270,6 +273,14 @@ def drive_app(srv: server.Server, instance: server.Instance, args) -> dict:
     after = count_complaints(instance)
     runs["intake"]["rows_added"] = after - before
     runs["intake"]["lost"] = max(0, runs["intake"]["marks"] - (after - before))
+    # The intake's floor (bench_wsgi._floor_view): the same rows as plain INSERTs behind
+    # the same hooks and CSRF check, no form and no page. What a rewrite could reach.
+    before = count_complaints(instance)
+    runs["intake_floor"] = wrk(srv.url, "/_bench/floor", seconds, conns, method="POST",
+                               body=body, cookie=cookie_header(public), mark="ok TS")
+    after = count_complaints(instance)
+    runs["intake_floor"]["rows_added"] = after - before
+    runs["intake_floor"]["lost"] = max(0, runs["intake_floor"]["marks"] - (after - before))
 
     # Tracking: a case filed through the form, opened with its number and code.
     form["narrative"] = NARRATIVE + "（跟踪）"

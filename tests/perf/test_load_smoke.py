@@ -29,15 +29,16 @@ def test_the_load_harness_runs_every_scenario_cleanly():
     results = load.main(["--smoke"])
     [result] = results["results"]
     runs = result["runs"]
-    assert set(runs) >= {"bare_flask", "bare_in_app", "intake", "track", "queue", "case",
-                         "dashboard", "deadlines", "search"}
+    assert set(runs) >= {"bare_flask", "bare_in_app", "intake", "intake_floor", "track",
+                         "queue", "case", "dashboard", "deadlines", "search"}
     for name, run in runs.items():
         assert run["requests"] > 0, name
         assert run["non_2xx_3xx"] == 0, (name, run["statuses"])
         assert sum(run["socket_errors"].values()) == 0, (name, run["socket_errors"])
-    intake = runs["intake"]
-    assert intake["marks"] > 0 and intake["lost"] == 0
-    assert intake["rows_added"] >= intake["marks"]
+    for name in ("intake", "intake_floor"):
+        intake = runs[name]
+        assert intake["marks"] > 0 and intake["lost"] == 0, name
+        assert intake["rows_added"] >= intake["marks"], name
     assert set(result["access_code_ms"]) == {"right", "wrong", "unknown"}
     memory = result["worker_memory_mb"]
     assert len(memory) == 2 and all(m["rss"] >= m["anon"] > 0 for m in memory.values())
