@@ -209,3 +209,50 @@ def test_the_db_commands_load_them_when_run(app):
     db.session.remove()
     assert db.session.execute(sa.text("SELECT version_num FROM alembic_version")
                               ).scalars().all() == _code_heads()
+
+
+def test_sqlite_writers_wait_for_their_turn_in_line(app):
+    """On SQLite a unit of work waits for the one before it in the kernel's queue (a lock
+    on a file beside the database), not in SQLite's busy handler: the second one starts
+    only when the first has ended, even before either has sent a statement. A unit of
+    work within another takes no second turn (it would wait for itself)."""
+    import threading
+
+    from oversight.services.uow import unit_of_work
+    from oversight.storage import _turn_file
+
+    db.session.remove()
+    path = _turn_file(db.session())
+    if db.engine.dialect.name != "sqlite":
+        assert path is None  # PostgreSQL's own locks queue its writers
+        return
+    assert path == db.engine.url.database + "-turn"
+    order: list[str] = []
+    first_in, release = threading.Event(), threading.Event()
+
+    def first():
+        with app.app_context(), unit_of_work():
+            order.append("first in")
+            first_in.set()
+            release.wait(10)
+            order.append("first out")
+
+    def second():
+        with app.app_context(), unit_of_work():
+            order.append("second in")
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert first_in.wait(10)
+    two = threading.Thread(target=second)
+    two.start()
+    two.join(0.3)
+    assert two.is_alive() and order == ["first in"]  # waiting for its turn
+    release.set()
+    one.join(10)
+    two.join(10)
+    assert order == ["first in", "first out", "second in"]
+
+    with unit_of_work():
+        with unit_of_work():  # nested, before any statement: no second turn
+            db.session.execute(sa.select(1))
