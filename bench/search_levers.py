@@ -67,15 +67,15 @@ def run(tree, scope, badges, per_class: int) -> None:
         return core.search(actor, q).total
 
     def engine_only(q):
-        with pool.searcher() as (ident, searcher):
-            allowed = service.scope_docs(ident, searcher, actor.organ_id)
+        with pool.searcher() as (_ident, searcher):
+            allowed = service.engine_for(searcher).scope(actor.organ_id)
             return len(service.match(service.engine_for(searcher), parse(q), allowed)[0])
 
     def whoosh_matchers(q):
         parsed = parse(q)
-        with pool.searcher() as (ident, searcher):
+        with pool.searcher() as (_ident, searcher):
             engine = service.engine_for(searcher)
-            allowed = set(service.scope_docs(ident, searcher, actor.organ_id))
+            allowed = set(engine.scope(actor.organ_id))
             cands = None
             for group in parsed.must:
                 found = set()

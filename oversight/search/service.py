@@ -17,9 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import threading
-from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections import Counter
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -84,39 +82,16 @@ def scope_organ_id(actor) -> int | None:
     return actor.organ_id
 
 
-_scope_cache: OrderedDict[tuple, Sequence[int]] = OrderedDict()
-_scope_lock = threading.Lock()
-SCOPE_CACHE_SIZE = 256
-
-
 def engine_for(searcher) -> Engine:
-    """The searcher's engine (its per-generation caches live as long as the searcher)."""
+    """The searcher's engine. Its caches (an organ's scope, the terms' frequencies) hold
+    for the searcher's generation of the index, and go with it: the pool closes a searcher
+    once the index has a newer one. What outlives a generation is kept per segment
+    (``engine.SegmentCache``), so a new generation's scopes cost only its new segments
+    and deletions."""
     engine = getattr(searcher, "_oversight_engine", None)
     if engine is None:
         engine = searcher._oversight_engine = Engine(searcher)
     return engine
-
-
-def scope_docs(ident: tuple, searcher, organ_id: int) -> Sequence[int]:
-    """The document numbers in ``organ_id``'s subtree, sorted, cached per organ and
-    generation."""
-    key = (ident, organ_id)
-    with _scope_lock:
-        docs = _scope_cache.get(key)
-        if docs is not None:
-            _scope_cache.move_to_end(key)
-            return docs
-    docs = engine_for(searcher).scope(organ_id)
-    with _scope_lock:
-        # Lists of another generation of the same index are dead weight (each as long as
-        # its scope): with one generation per indexer pass, the soak (bench/soak.py) saw
-        # every worker fill the cache with them.
-        for old in [k for k in _scope_cache if k[0][:2] == ident[:2] and k[0] != ident]:
-            del _scope_cache[old]
-        _scope_cache[key] = docs
-        while len(_scope_cache) > SCOPE_CACHE_SIZE:
-            _scope_cache.popitem(last=False)
-    return docs
 
 
 # --- filters ---------------------------------------------------------------------------------
@@ -207,11 +182,11 @@ def search(actor, q: str, *, case_type: str = "", state: str = "", organ_id: int
     organ = scope_organ_id(actor)
     if organ is None:
         return nothing
-    with _pool().searcher() as (ident, searcher):
+    with _pool().searcher() as (_ident, searcher):
         if searcher is None:
             return nothing
         engine = engine_for(searcher)
-        allowed = _filtered(engine, scope_docs(ident, searcher, organ), case_type, state,
+        allowed = _filtered(engine, engine.scope(organ), case_type, state,
                             organ_id, date_from, date_to, category)
         if not allowed:
             return nothing
@@ -375,7 +350,7 @@ def similar(actor, case, *, limit: int = 5, window_days: int = 90) -> list[Hit]:
         return []
     created = documents.naive_utc(case.created_at)
     window = dt.timedelta(days=window_days)
-    with _pool().searcher() as (ident, searcher):
+    with _pool().searcher() as (_ident, searcher):
         if searcher is None:
             return []
         engine = engine_for(searcher)
@@ -388,7 +363,7 @@ def similar(actor, case, *, limit: int = 5, window_days: int = 90) -> list[Hit]:
         if not in_scope(actor, case.organ):
             return []
         organ_id, case_type = str(case.organ_id), case.case_type
-        allowed = scope_docs(ident, searcher, case.organ_id)
+        allowed = engine.scope(case.organ_id)
         allowed = engine.where(allowed, "organ_id", lambda v: v == organ_id)
         allowed = engine.where(allowed, "case_type", lambda v: v == case_type)
         allowed = engine.created_between(allowed, created - window, created + window)

@@ -13,7 +13,9 @@ in one process, two faults the soak found in search.
 
 from __future__ import annotations
 
+import gc
 import sys
+import weakref
 from pathlib import Path
 
 from helpers import make_complaint, user
@@ -64,14 +66,22 @@ def test_a_searcher_opened_before_a_merge_still_reads(app, demo):
 
 
 def test_scope_lists_of_older_generations_are_dropped(app, demo):
-    """Each indexer pass is a new generation of the index; the organ-scope lists cached
-    for older ones are never read again and must not pile up in every worker."""
+    """Each indexer pass is a new generation of the index; the organ-scope arrays kept for
+    older ones are never read again and must not pile up in every worker. They live in
+    the generation's engine, which goes with its searcher when the pool opens a newer
+    one: only the newest generation's engine is left."""
     intake = user("intake")
     index_pending()  # an empty index first: Whoosh gives it no generation number (None)
     assert search(intake, "态度蛮横").hits == []
+    engines = []
     for i in range(6):
         make_complaint(narrative=f"第{i}件：辅警在路口执勤时态度蛮横，辱骂群众并推搡。")
         index_pending()
         assert len(search(intake, "态度蛮横").hits) == i + 1
-    root = str(index_root())
-    assert len([k for k in search_service._scope_cache if k[0][0] == root]) == 1
+        with pool_for(index_root()).searcher() as (_ident, searcher):
+            engine = search_service.engine_for(searcher)
+            assert engine._scopes  # the search above kept its scope here
+            engines.append(weakref.ref(engine))
+            del engine
+    gc.collect()
+    assert [ref() is not None for ref in engines] == [False] * 5 + [True]
