@@ -19,11 +19,15 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import fcntl
+import logging
 import os
+import stat
 from collections.abc import Iterator
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
 
 _write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "oversight_write_intent", default=False
@@ -110,6 +114,34 @@ def _turn_file(session) -> str | None:
     return database + "-turn"
 
 
+def _open_turn_file(path: str) -> int | None:
+    """The turn file, opened; made like SQLite makes its ``-wal`` file: with the database
+    file's permissions and, for root, its owner, so that a command run as root does not
+    lock the web workers out of it. None when it cannot be opened (another user's file, a
+    read-only folder): the unit of work then waits in SQLite's busy handler, as before."""
+    database = path.removesuffix("-turn")
+    try:
+        st = os.stat(database)
+        mode = stat.S_IMODE(st.st_mode) & 0o666 or 0o600
+    except OSError:
+        st, mode = None, 0o600
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, mode)
+    except OSError:
+        if not _turn_unavailable:
+            _turn_unavailable.append(path)
+            log.warning("cannot open %s: writers wait in SQLite's busy handler", path)
+        return None
+    if st is not None and os.geteuid() == 0:
+        with contextlib.suppress(OSError):
+            os.fchown(fd, st.st_uid, st.st_gid)
+    return fd
+
+
+#: the turn files this process could not open (warned once)
+_turn_unavailable: list[str] = []
+
+
 @contextlib.contextmanager
 def writer_turn(session) -> Iterator[None]:
     """On SQLite, wait for the write lock in the kernel's queue rather than in SQLite's.
@@ -123,16 +155,18 @@ def writer_turn(session) -> Iterator[None]:
     the holder's unit of work ends. Each turn opens the file afresh, so two threads of one
     process wait for each other too, and a worker that dies releases its turn.
 
-    Writers that do not come through here (the command line, the indexer's cursor) still
-    meet SQLite's own lock: nothing depends on the turn for correctness. No turn is
+    Writers outside a unit of work (the bulk seeder, a migration) still meet SQLite's own
+    lock: nothing depends on the turn for correctness. No turn is
     taken inside one already held (a unit of work within another), nor by a session
     already inside a transaction: it may hold SQLite's lock, and waiting for a turn then
     could hold up the one who has the turn."""
     path = _turn_file(session)
-    if path is None or _turn_held.get() or session.in_transaction():
+    fd = None
+    if path is not None and not _turn_held.get() and not session.in_transaction():
+        fd = _open_turn_file(path)
+    if fd is None:
         yield
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     token = _turn_held.set(True)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -256,3 +256,30 @@ def test_sqlite_writers_wait_for_their_turn_in_line(app):
     with unit_of_work():
         with unit_of_work():  # nested, before any statement: no second turn
             db.session.execute(sa.select(1))
+
+
+def test_a_turn_file_that_cannot_be_opened_leaves_the_waiting_to_sqlite(app, caplog):
+    """The turn is an optimisation: when its file cannot be opened (here a folder is in
+    its place; in a deployment, say, a file another user made), units of work still
+    write, waiting in SQLite's busy handler, and the log says so once."""
+    from oversight import storage
+    from oversight.models import Throttle
+    from oversight.models.base import utcnow
+    from oversight.services import throttle
+    from oversight.services.uow import unit_of_work
+
+    db.session.remove()
+    path = storage._turn_file(db.session())
+    if db.engine.dialect.name != "sqlite":
+        assert path is None  # PostgreSQL queues its writers itself
+        return
+    if os.path.exists(path):
+        os.remove(path)
+    os.mkdir(path)
+    storage._turn_unavailable.clear()
+    for attempt in range(2):
+        with unit_of_work():
+            throttle.submission_allowed(f"192.0.2.{attempt}", utcnow())
+    assert db.session.execute(sa.select(sa.func.count(Throttle.key))).scalar() == 2
+    warnings = [r for r in caplog.records if "busy handler" in r.getMessage()]
+    assert len(warnings) == 1 and path in warnings[0].getMessage()
