@@ -24,6 +24,7 @@ import os
 import stat
 from collections.abc import Iterator
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -184,3 +185,19 @@ def insert_ignoring_conflict(session, table, **values) -> bool:
     statement = (dialect_insert(session)(table).values(**values).on_conflict_do_nothing()
                  .returning(*table.primary_key.columns))
     return session.execute(statement).first() is not None
+
+
+def page_of(query, limit: int, offset: int = 0):
+    """``query`` limited to ``limit`` rows from ``offset``, both written into the SQL as
+    numbers rather than sent as parameters (still one cached statement: SQLAlchemy fills
+    them in at execution).
+
+    SQLite plans a query with ``LIMIT ?`` as though it did not know how few rows are
+    wanted. For a list of rare states in a wide scope (the city bureau's to-do queue: 67
+    complaints of 37,000) it then walked the whole created_at index, checking each row,
+    instead of reading the matches from the (organ_id, state, created_at) index and
+    sorting them: 33 ms instead of 0.2 ms at 10k cases, 46 ms instead of 0.5 ms for the
+    open complaints at 1M. With the numbers in the SQL it picks the second plan where it
+    is cheaper and keeps walking the dates where that is (all of a wide scope's cases)."""
+    return (query.limit(sa.literal(int(limit), literal_execute=True))
+            .offset(sa.literal(int(offset), literal_execute=True)))

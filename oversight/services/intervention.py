@@ -30,6 +30,7 @@ from oversight.models import (
 )
 from oversight.services.access import can, scope_filter
 from oversight.services.errors import Forbidden, IllegalTransition, InvalidData
+from oversight.storage import page_of
 from workflows.clocks import LOCAL_TZ, add_months, to_local
 from workflows.complaint import ComplaintState
 from workflows.policy import PolicyError
@@ -341,7 +342,7 @@ def flags_for(actor: Any, now: dt.datetime, *, limit: int | None = None,
          .order_by(_open_first(OfficerFlag.cleared_at), OfficerFlag.flagged_at.desc(),
                    OfficerFlag.id.desc()))
     if limit is not None:
-        q = q.limit(limit).offset(offset)
+        q = page_of(q, limit, offset)
     return list(db.session.execute(q).scalars())
 
 

@@ -34,6 +34,7 @@ from oversight.services.access import can, in_scope
 from oversight.services.actors import SystemActor
 from oversight.services.errors import Forbidden, IllegalTransition, InvalidData
 from oversight.services.registry import CaseTypeBinding
+from oversight.storage import page_of
 from workflows.complaint import ComplaintState, Finding
 from workflows.investigation import (
     INVESTIGATION,
@@ -670,7 +671,7 @@ def declarations_for(actor: Any, *, limit: int | None = None, offset: int = 0
     if actor.role is not Role.INSPECTOR:
         q = q.options(sa.orm.contains_eager(ConflictDeclaration.user))
     if limit is not None:
-        q = q.limit(limit).offset(offset)
+        q = page_of(q, limit, offset)
     return list(db.session.execute(q).scalars())
 
 

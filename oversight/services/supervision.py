@@ -30,7 +30,7 @@ from oversight.models import (
 from oversight.services import events, organs, registry
 from oversight.services.access import CASE_ROLES, can, scope_filter
 from oversight.services.errors import Forbidden, InvalidData
-from oversight.storage import insert_ignoring_conflict
+from oversight.storage import insert_ignoring_conflict, page_of
 from workflows.clocks import to_local
 from workflows.roles import Role
 
@@ -85,7 +85,7 @@ def due_rows(actor: Any, now: dt.datetime, *, soon_days: int = SOON_DAYS,
     q = (sa.select(CaseClock).where(_listed(actor, now, soon_days, organ, overdue_only))
          .order_by(CaseClock.due_at, CaseClock.id))
     if limit is not None:
-        q = q.limit(limit).offset(offset)
+        q = page_of(q, limit, offset)
     clocks = list(db.session.execute(q).scalars())
     if not clocks:
         return []

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from flask import request
 
+from oversight.storage import page_of
+
 #: Rows per page of every staff list.
 PAGE_SIZE = 25
 
@@ -31,7 +33,7 @@ class Page:
 
     def apply(self, query):
         """``query`` (ordered, with a unique tiebreak) limited to this page."""
-        return query.limit(self.size).offset(self.offset)
+        return page_of(query, self.size, self.offset)
 
 
 def requested_page() -> int:
