@@ -2,7 +2,11 @@
 case row, identity, event, clock, outbox) against a bare constant route, in the same run,
 same process, same machine. The Flask test client is used on purpose: it measures the
 application's own cost without a server or a network; issue-level load tests with
-gunicorn and wrk belong to the performance work.
+gunicorn and wrk belong to the performance work (bench/load.py).
+
+Two ways of indexing are measured: as under gunicorn (the outbox row is written with the
+case and the one indexer applies it later, in batches), and as one process runs it
+(``SEARCH_INLINE``: a Whoosh commit after each submission, in the request).
 
     .venv/bin/python bench/intake.py [--n 300]
 """
@@ -84,7 +88,14 @@ def main() -> None:
         bare(i)
         submit(i)
     baseline = timed(bare, args.n * 5)
+    # As deployed under gunicorn: the outbox row is written with the case, and the one
+    # indexer (`oversight index --follow`) applies it, in batches, outside the request.
+    app.config["SEARCH_INLINE"] = False
     intake = timed(submit, args.n)
+    # As `./dev serve` runs (one process): the index is updated after each commit, one
+    # Whoosh commit per submission, in the request.
+    app.config["SEARCH_INLINE"] = True
+    inline = timed(lambda i: submit(args.n + 20 + i), args.n)
     with app.app_context():
         from oversight.models import Complaint
 
@@ -99,8 +110,9 @@ def main() -> None:
         "bare_route": baseline,
         "intake": intake,
         "ratio_to_bare": round(intake["per_second"] / baseline["per_second"], 3),
+        "intake_indexing_inline": inline,
         "submissions_stored": stored,
-        "submissions_sent": args.n + 20,
+        "submissions_sent": 2 * args.n + 20,
     }
     out = ROOT / "bench" / "results" / f"{dt.date.today().isoformat()}-intake.json"
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
