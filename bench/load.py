@@ -200,6 +200,7 @@ def seeded_instance(dialect: str, pg_url: str | None, size: int, keep: str | Non
         report["revision"] = instance.oversight("db", "current").stdout.split()[0]
         report["reused"] = {k: saved[k] for k in ("seeded_on", "seed_seconds",
                                                   "reindex_seconds")}
+        vacuum(instance, report)
         return instance
     if root is not None and root.exists():
         shutil.rmtree(root)  # an interrupted seeding: start again
@@ -218,11 +219,29 @@ def seeded_instance(dialect: str, pg_url: str | None, size: int, keep: str | Non
     return instance
 
 
+def vacuum(instance: server.Instance, report: dict) -> None:
+    """PostgreSQL: VACUUM ANALYZE a reused database before it is measured, as autovacuum
+    would have done on a live server by then. The submissions earlier runs added (thousands
+    of open complaints in the city bureau's scope) were otherwise never vacuumed: their
+    pages were not marked all-visible, so counting the open complaints from the index
+    still read 4,300 of its 5,300 rows from the table (12 ms of a 74 ms queue page)."""
+    if not instance.database_url.startswith("postgresql"):
+        return
+    import psycopg
+
+    started = time.perf_counter()
+    with psycopg.connect(instance.database_url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+    report["vacuum_seconds"] = round(time.perf_counter() - started, 1)
+
+
 def run_size(dialect: str, pg_url: str | None, size: int, args) -> dict:
     report: dict = {"dialect": dialect, "cases": size,
                     "load_average_before": [round(x, 2) for x in os.getloadavg()]}
     started = time.perf_counter()
     instance = seeded_instance(dialect, pg_url, size, args.keep, report, args.revision)
+    # A kept instance also holds the submissions of earlier runs' intake.
+    report["complaints_at_start"] = count_complaints(instance)
     if args.prepare_only:
         return report
     try:
