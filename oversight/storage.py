@@ -157,10 +157,10 @@ def writer_turn(session) -> Iterator[None]:
     process wait for each other too, and a worker that dies releases its turn.
 
     Writers outside a unit of work (the bulk seeder, a migration) still meet SQLite's own
-    lock: nothing depends on the turn for correctness. No turn is
-    taken inside one already held (a unit of work within another), nor by a session
-    already inside a transaction: it may hold SQLite's lock, and waiting for a turn then
-    could hold up the one who has the turn."""
+    lock: nothing depends on the turn for correctness. No turn is taken inside one
+    already held (a unit of work within another), nor by a session already inside a
+    transaction: it may hold SQLite's lock, and waiting for a turn then could hold up the
+    one who has the turn."""
     path = _turn_file(session)
     fd = None
     if path is not None and not _turn_held.get() and not session.in_transaction():

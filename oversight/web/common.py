@@ -31,7 +31,7 @@ def organ_choices(within: str | None = None,
     and building their choices took a tenth of a complaint submission. The list is
     shared: prepend a blank choice with ``+``, never in place."""
     def build(nodes: list[OrganNode]) -> list[SelectChoice]:
-        chosen = nodes if within is None else [n for n in nodes if n.path.startswith(within)]
+        chosen = nodes if within is None else organs.subtree(within)
         return [SelectChoice(str(n.id), "　" * n.depth + n.name,
                              render_kw=attrs(n) if attrs else {}) for n in chosen]
 
