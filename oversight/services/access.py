@@ -109,4 +109,4 @@ def scope_filter(actor: Any, organ_column: Any) -> Any:
     """A SQL condition restricting ``organ_column`` to the actor's subtree."""
     if not _is_staff(actor) or actor.role not in CASE_ROLES:
         return sa.false()
-    return organ_column.in_(organs.subtree_ids(actor.organ.path))
+    return organs.in_subtree(organ_column, actor.organ.path)

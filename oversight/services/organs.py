@@ -97,8 +97,19 @@ def subtree(path: str) -> list[OrganNode]:
     return [n for n in tree() if n.path.startswith(path)]
 
 
-def subtree_ids(path: str) -> list[int]:
-    return [n.id for n in subtree(path)]
+def subtree_ids(path: str) -> tuple[int, ...]:
+    """The ids of ``subtree(path)``, kept with the tree."""
+    return derived(("subtree_ids", path),
+                   lambda nodes: tuple(n.id for n in nodes if n.path.startswith(path)))
+
+
+def in_subtree(column: Any, path: str) -> Any:
+    """``column IN (the subtree's ids)``: the one spelling of a scope condition. The
+    clause is built once per column and organ and kept with the tree (every staff page
+    applies several; building one with a city bureau's 46 ids took 0.3 ms). A clause
+    element is never changed once built, so requests and threads may share it."""
+    return derived(("in_subtree", column, path),
+                   lambda _nodes: column.in_(subtree_ids(path)))
 
 
 def forget() -> None:

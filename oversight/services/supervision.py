@@ -62,7 +62,7 @@ def _listed(actor: Any, now: dt.datetime, soon_days: int, organ: Organ | None,
     where = [CaseClock.outcome == ClockOutcome.RUNNING, CaseClock.paused_at.is_(None),
              CaseClock.due_at <= horizon, scope_filter(actor, CaseClock.organ_id)]
     if organ is not None:
-        where.append(CaseClock.organ_id.in_(organs.subtree_ids(organ.path)))
+        where.append(organs.in_subtree(CaseClock.organ_id, organ.path))
     return sa.and_(*where)
 
 

@@ -255,3 +255,17 @@ def test_the_queue_ignores_an_organ_filter_beyond_any_id(client, demo):
     response = client.get("/staff/?type=complaint&organ=99999999999999999999")
     assert response.status_code == 200
     assert "（共 1 件）" in response.get_data(as_text=True)
+
+
+def test_the_queue_counts_its_list_and_its_badges_in_one_statement(client, demo):
+    """The list's total and 待我处理 of every case type cost one round trip together."""
+    for _ in range(3):
+        make_complaint()
+    login(client, demo, "intake")
+    client.get("/staff/")  # warm the per-process caches (the organ tree) first
+    with sql_statements() as statements:
+        html = client.get("/staff/?type=complaint&state=open").get_data(as_text=True)
+    assert "（共 3 件）" in html and "待我处理 3 件" in html
+    counting = [s for s in statements if "count(" in s and "count(organ.id)" not in s]
+    assert len(counting) == 1, counting
+    assert counting[0].count("select count(") >= 2

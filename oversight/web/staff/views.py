@@ -43,7 +43,7 @@ from oversight.services import (
 )
 from oversight.services.access import can, scope_filter
 from oversight.services.errors import Forbidden, InvalidData, NotFound, ServiceError
-from oversight.services.organs import subtree_ids
+from oversight.services.organs import in_subtree
 from oversight.services.uow import unit_of_work
 from oversight.web import auth
 from oversight.web.common import apply_errors, organ_choices, organ_tree, read_uploads
@@ -143,9 +143,15 @@ def queue():
     if organ.isdigit() and len(organ) < 19:  # larger than any id (and than SQLite's integers)
         chosen = db.session.get(Organ, int(organ))
         if chosen is not None and chosen.path.startswith(current_user.organ.path):
-            q = q.where(model.organ_id.in_(subtree_ids(chosen.path)))
+            q = q.where(in_subtree(model.organ_id, chosen.path))
     ids = q.with_only_columns(model.id)
-    total = db.session.execute(sa.select(sa.func.count()).select_from(ids.subquery())).scalar()
+    # The listed cases' count and 待我处理 per case type (the states awaiting this role,
+    # derived from each table), in one statement: one round trip instead of eight.
+    awaiting = {name: _awaiting_count(name) for name in registry.case_types()}
+    total, *counts = db.session.execute(sa.select(
+        sa.select(sa.func.count()).select_from(ids.subquery()).scalar_subquery(),
+        *(c for c in awaiting.values() if c is not None))).one()
+    todo = {name: counts.pop(0) if c is not None else 0 for name, c in awaiting.items()}
     paging = paginate(total)
     # The page's ids first, then its rows: the ids and dates come from the case table's
     # indexes alone, so sorting thousands of a scope's cases never reads their rows
@@ -158,16 +164,6 @@ def queue():
         .options(sa.orm.joinedload(model.organ), *page_for(kind).summary_loads(model))
         .order_by(*order)).scalars())
     organs = organ_tree(within=current_user.organ.path)
-    # 待我处理 per case type: the states awaiting this role, derived from each table.
-    todo = {}
-    for name in registry.case_types():
-        other = registry.binding_for(name)
-        awaiting = list(other.spec.states_awaiting(current_user.role))
-        todo[name] = db.session.execute(
-            sa.select(sa.func.count(other.model.id)).where(
-                scope_filter(current_user, other.model.organ_id),
-                other.model.state.in_(awaiting))
-        ).scalar() if awaiting else 0
     # The nearest running statutory deadline of each listed case, in one query.
     due = dict(db.session.execute(
         sa.select(CaseClock.case_id, sa.func.min(CaseClock.due_at))
@@ -185,6 +181,18 @@ def queue():
                            types=[registry.spec_for(n) for n in registry.case_types()],
                            states=list(spec.states), organs=organs, due=due, todo=todo,
                            now=utcnow())
+
+
+def _awaiting_count(case_type: str):
+    """The count of the user's cases of this type awaiting their role, as a scalar
+    subquery; None when no state awaits the role."""
+    binding = registry.binding_for(case_type)
+    awaiting = list(binding.spec.states_awaiting(current_user.role))
+    if not awaiting:
+        return None
+    return sa.select(sa.func.count(binding.model.id)).where(
+        scope_filter(current_user, binding.model.organ_id),
+        binding.model.state.in_(awaiting)).scalar_subquery()
 
 
 @bp.get("/me")
