@@ -117,6 +117,9 @@ class InterventionRule(TimestampMixin, db.Model):
                                          name="sensible_thresholds"),)
 
 
+_OPEN = "cleared_at IS NULL"
+
+
 class OfficerFlag(db.Model):
     """An early-intervention flag on an officer, for the leaders of the officer's organ,
     with the complaints that raised it. Cleared with a note; the next qualifying complaint
@@ -138,8 +141,12 @@ class OfficerFlag(db.Model):
     officer: Mapped[Officer] = relationship()
 
     __table_args__ = (
-        # every staff page shows the open flags of the user's subtree (the nav's count)
+        # the flags page: the open flags and those cleared lately, of the user's subtree
         sa.Index("ix_officer_flag_organ_open", "organ_id", "cleared_at"),
+        # a leader's every page counts the open flags of their subtree (the nav's badge):
+        # only the open ones are in this index, so the count reads nothing else
+        sa.Index("ix_officer_flag_open", "organ_id", sqlite_where=sa.text(_OPEN),
+                 postgresql_where=sa.text(_OPEN)),
         sa.CheckConstraint("cleared_at IS NULL OR clear_note <> ''", name="cleared_with_note"),
     )
 

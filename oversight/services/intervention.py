@@ -363,7 +363,8 @@ def open_count(actor: Any) -> int:
     if not can(actor, "manage_flags", actor.organ):
         return 0
     return db.session.execute(
-        sa.select(sa.func.count(OfficerFlag.id)).where(
+        # count(*), not count(id): the open flags' partial index answers it alone
+        sa.select(sa.func.count()).select_from(OfficerFlag).where(
             scope_filter(actor, OfficerFlag.organ_id), OfficerFlag.cleared_at.is_(None))
     ).scalar_one()
 
