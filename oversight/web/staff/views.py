@@ -43,7 +43,7 @@ from oversight.services import (
 )
 from oversight.services.access import can, scope_filter
 from oversight.services.errors import Forbidden, InvalidData, NotFound, ServiceError
-from oversight.services.organs import in_subtree
+from oversight.services.organs import derived, in_subtree
 from oversight.services.uow import unit_of_work
 from oversight.web import auth
 from oversight.web.common import apply_errors, organ_choices, organ_tree, read_uploads
@@ -185,14 +185,21 @@ def queue():
 
 def _awaiting_count(case_type: str):
     """The count of the user's cases of this type awaiting their role, as a scalar
-    subquery; None when no state awaits the role."""
-    binding = registry.binding_for(case_type)
-    awaiting = list(binding.spec.states_awaiting(current_user.role))
-    if not awaiting:
-        return None
-    return sa.select(sa.func.count(binding.model.id)).where(
-        scope_filter(current_user, binding.model.organ_id),
-        binding.model.state.in_(awaiting)).scalar_subquery()
+    subquery; None when no state awaits the role. Built once per case type, role and
+    organ and kept with the organ tree: the statement depends on nothing else (the scope
+    on the role and the organ's subtree)."""
+    role, path = current_user.role, current_user.organ.path
+
+    def build(_nodes):
+        binding = registry.binding_for(case_type)
+        awaiting = list(binding.spec.states_awaiting(role))
+        if not awaiting:
+            return None
+        return sa.select(sa.func.count(binding.model.id)).where(
+            scope_filter(current_user, binding.model.organ_id),
+            binding.model.state.in_(awaiting)).scalar_subquery()
+
+    return derived(("awaiting_count", case_type, role, path), build)
 
 
 @bp.get("/me")
