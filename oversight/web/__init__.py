@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
+import sqlalchemy as sa
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -55,7 +56,8 @@ def register_web(app: Flask) -> None:
         user_id, _sep, nonce = session_id.partition(":")
         if not user_id.isdigit():
             return None
-        user = db.session.get(User, int(user_id))
+        # with its organ: every signed-in page names it (the nav) or scopes by it
+        user = db.session.get(User, int(user_id), options=[sa.orm.joinedload(User.organ)])
         if user is None or not user.active or user.session_nonce != nonce:
             return None
         return user

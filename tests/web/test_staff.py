@@ -678,3 +678,20 @@ def test_notice_of_another_organ_is_404(client, demo, case):
     login(client, demo, "intake")
     assert client.get(f"/staff/notices/{number}").status_code == 404
     assert client.get("/staff/notices/GZ2026999999").status_code == 404
+
+
+
+def test_the_signed_in_user_is_read_with_their_organ(client, demo):
+    """Every signed-in page names the user's organ (the nav): it comes with the user, in
+    the same statement, not in one of its own."""
+    from helpers import sql_statements
+
+    organ_name = user("leader").organ.name
+    login(client, demo, "leader")
+    client.get("/staff/")  # warm the per-process caches (the organ tree) first
+    with sql_statements() as statements:
+        html = client.get("/staff/").get_data(as_text=True)
+    assert organ_name in html.split("</nav>")[0]
+    users = [s for s in statements if s.startswith("select app_user.")]
+    assert len(users) == 1 and "join organ" in users[0], users
+    assert not [s for s in statements if s.startswith("select organ.")], statements
