@@ -283,3 +283,30 @@ def test_a_turn_file_that_cannot_be_opened_leaves_the_waiting_to_sqlite(app, cap
     assert db.session.execute(sa.select(sa.func.count(Throttle.key))).scalar() == 2
     warnings = [r for r in caplog.records if "busy handler" in r.getMessage()]
     assert len(warnings) == 1 and path in warnings[0].getMessage()
+
+
+def test_a_scope_is_one_array_on_postgresql_and_a_list_on_sqlite(app, demo):
+    """``storage.any_of``: PostgreSQL gets the subtree's ids as one array parameter (a
+    short statement, parsed once) and plans each execution for its own values; SQLite
+    gets a parameter per id. Either way the condition selects the same rows."""
+    from helpers import organ, sql_statements
+
+    from oversight.models import Complaint
+    from oversight.services import organs
+
+    mine = make_complaint()[0]
+    other = make_complaint(organ_id=organ("BJ-HD").id)[0]  # beside 朝阳, not under it
+    condition = organs.in_subtree(Complaint.organ_id, organ("BJ-CY").path)
+    assert condition is organs.in_subtree(Complaint.organ_id, organ("BJ-CY").path)  # kept
+    with sql_statements() as statements:
+        found = db.session.execute(sa.select(Complaint.id).where(condition)).scalars().all()
+    assert found == [mine.id] and other.id not in found
+    [statement] = statements
+    if db.engine.dialect.name == "postgresql":
+        assert "complaint.organ_id = any (" in statement
+        mode = db.session.execute(sa.text("SHOW plan_cache_mode")).scalar()
+        assert mode == "force_custom_plan"
+    else:
+        ids = organs.subtree_ids(organ("BJ-CY").path)
+        assert len(ids) > 1
+        assert f"complaint.organ_id in ({', '.join('?' * len(ids))})" in statement

@@ -22,6 +22,7 @@ from flask import g
 
 from oversight.extensions import db
 from oversight.models import Organ
+from oversight.storage import any_of
 
 T = TypeVar("T")
 
@@ -104,12 +105,12 @@ def subtree_ids(path: str) -> tuple[int, ...]:
 
 
 def in_subtree(column: Any, path: str) -> Any:
-    """``column IN (the subtree's ids)``: the one spelling of a scope condition. The
+    """``column`` is one of the subtree's ids: the one spelling of a scope condition. The
     clause is built once per column and organ and kept with the tree (every staff page
     applies several; building one with a city bureau's 46 ids took 0.3 ms). A clause
     element is never changed once built, so requests and threads may share it."""
     return derived(("in_subtree", column, path),
-                   lambda _nodes: column.in_(subtree_ids(path)))
+                   lambda _nodes: any_of(column, subtree_ids(path), db.engine.dialect.name))
 
 
 def forget() -> None:
