@@ -56,6 +56,18 @@ class TimestampMixin:
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+#: PostgreSQL storage parameters of the case tables and the clocks, given last in their
+#: ``__table_args__``. Their counts (queues, to-do badges, deadlines) are read from indexes
+#: alone, which works only for rows on pages the visibility map marks all-visible; new and
+#: changed rows are not, until a vacuum. By default autovacuum waits for a fifth of a table
+#: to be new or changed (15,000 complaints at 100k cases), and the open complaints are
+#: exactly the newest rows: after a day's intake, counting a city bureau's open complaints
+#: read 3,200 rows from the table, 19 ms instead of 6. Vacuuming after 2% new rows and 5%
+#: changed keeps the map current; each such vacuum reads only the pages not yet all-visible.
+CASE_TABLE_STORAGE = {"postgresql_with": {"autovacuum_vacuum_insert_scale_factor": 0.02,
+                                          "autovacuum_vacuum_scale_factor": 0.05}}
+
+
 def case_table_indexes(table: str) -> tuple[sa.Index, sa.Index]:
     """CASE_INDEXES: the two indexes every case table has (measured at 100k cases).
 

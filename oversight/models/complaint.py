@@ -10,7 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from oversight.extensions import db
-from oversight.models.base import TimestampMixin, UTCDateTime, case_table_indexes, enum_column
+from oversight.models.base import (
+    CASE_TABLE_STORAGE,
+    TimestampMixin,
+    UTCDateTime,
+    case_table_indexes,
+    enum_column,
+)
 from oversight.models.org import Officer, Organ
 from workflows.complaint import ComplaintKind, ComplaintState, Finding
 
@@ -82,6 +88,7 @@ class Complaint(TimestampMixin, db.Model):
             name="concluded_has_finding",
         ),
         sa.CheckConstraint("rating IS NULL OR (rating BETWEEN 1 AND 5)", name="rating_range"),
+        CASE_TABLE_STORAGE,
     )
 
     @property

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from oversight.extensions import db
 from oversight.models.base import (
+    CASE_TABLE_STORAGE,
     TimestampMixin,
     UTCDateTime,
     case_table_indexes,
@@ -94,6 +95,7 @@ class DisciplinaryDecision(TimestampMixin, db.Model):
                            "IS NOT NULL", name="approved_has_approver"),
         sa.CheckConstraint("approved_by_id IS NULL OR approved_by_id <> proposed_by_id",
                            name="four_eyes"),
+        CASE_TABLE_STORAGE,
     )
 
     @property
@@ -138,7 +140,7 @@ class Appeal(TimestampMixin, db.Model):
     decision: Mapped[DisciplinaryDecision] = relationship()
     reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewer_id])
 
-    __table_args__ = (*case_table_indexes("appeal"),)
+    __table_args__ = (*case_table_indexes("appeal"), CASE_TABLE_STORAGE)
     __mapper_args__ = {"version_id_col": version}
 
     @property
@@ -202,6 +204,7 @@ class Recovery(TimestampMixin, db.Model):
         sa.CheckConstraint("ordered_fen IS NULL OR (ordered_fen > 0 AND ordered_fen <= "
                            "paid_fen AND ordered_fen <= proposed_fen)",
                            name="ordered_within_proposed"),
+        CASE_TABLE_STORAGE,
     )
 
     @property

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from oversight.extensions import db
 from oversight.models.base import (
+    CASE_TABLE_STORAGE,
     TimestampMixin,
     UTCDateTime,
     case_table_indexes,
@@ -69,6 +70,7 @@ class Investigation(TimestampMixin, db.Model):
         sa.CheckConstraint("state = 'assigned' OR lead_id IS NOT NULL", name="has_lead"),
         sa.CheckConstraint("state NOT IN ('cleared','violation') OR complaint_finding "
                            "IS NOT NULL", name="concluded_has_finding"),
+        CASE_TABLE_STORAGE,
     )
 
     @property
@@ -248,6 +250,7 @@ class Suspension(TimestampMixin, db.Model):
                  sqlite_where=sa.text(_HOLDING), postgresql_where=sa.text(_HOLDING)),
         sa.CheckConstraint("state <> 'active' OR (started_at IS NOT NULL AND ends_at IS NOT "
                            "NULL)", name="active_has_term"),
+        CASE_TABLE_STORAGE,
     )
 
     @property

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from oversight.extensions import db
 from oversight.models.append_only import attach as attach_append_only
-from oversight.models.base import UTCDateTime, enum_column, utcnow
+from oversight.models.base import CASE_TABLE_STORAGE, UTCDateTime, enum_column, utcnow
 from workflows.roles import Role
 
 
@@ -133,7 +133,8 @@ class CaseClock(db.Model):
                       # a subtree's running, unpaused clocks by due date, from the index
                       # alone (the deadlines list and its count; statistics)
                       sa.Index("ix_case_clock_organ_running", "outcome", "organ_id",
-                               "paused_at", "due_at"))
+                               "paused_at", "due_at"),
+                      CASE_TABLE_STORAGE)
 
     @property
     def running(self) -> bool:

@@ -10,7 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from oversight.extensions import db
-from oversight.models.base import TimestampMixin, UTCDateTime, case_table_indexes, enum_column
+from oversight.models.base import (
+    CASE_TABLE_STORAGE,
+    TimestampMixin,
+    UTCDateTime,
+    case_table_indexes,
+    enum_column,
+)
 from oversight.models.org import Officer, Organ
 from workflows.recusal import RecusalOrigin, RecusalState
 
@@ -59,6 +65,7 @@ class Recusal(TimestampMixin, db.Model):
         sa.CheckConstraint("ground_code <> '' OR ground_text <> ''", name="ground_given"),
         sa.CheckConstraint("state <> 'granted' OR earlier_acts_stand IS NOT NULL",
                            name="granted_rules_on_earlier_acts"),
+        CASE_TABLE_STORAGE,
     )
 
     @property
