@@ -20,6 +20,14 @@ IDENTITY_ROLES = frozenset({Role.INTAKE, Role.INSPECTOR})
 PUBLIC_ACTIONS = frozenset({"view", "download", "view_notices"})
 
 
+def _unwrapped(actor: Any) -> Any:
+    """The user behind Flask-Login's ``current_user``: the proxy looks the user up again
+    at every attribute read, and a decision reads several (the deadlines page decides for
+    each of its 25 rows: some 280 look-ups a page)."""
+    get = getattr(actor, "_get_current_object", None)
+    return get() if get is not None else actor
+
+
 def _is_staff(actor: Any) -> bool:
     return getattr(actor, "is_authenticated", False) and hasattr(actor, "organ")
 
@@ -33,6 +41,7 @@ def can(actor: Any, action: str, case: Any = None) -> bool:
     ``queue``, ``admin``, ``own_record``, ``fire:<trigger>``; ``propose_measure`` on an
     investigation, ``file_appeal`` on a decision, ``open_recovery`` on an officer;
     ``manage_flags`` and ``configure_intervention`` on an organ) on ``case``?"""
+    actor = _unwrapped(actor)
     if actor is None:
         return False
     if isinstance(actor, PublicActor):
