@@ -43,6 +43,16 @@ def _drop(pg) -> None:
         engine.dispose()
 
 
+def _storage_parameters(conn) -> dict[str, list[str]]:
+    """Each table's PostgreSQL storage parameters, as ``name=value`` (none on SQLite)."""
+    if conn.dialect.name != "postgresql":
+        return {}
+    rows = conn.execute(sa.text(
+        "SELECT relname, reloptions FROM pg_class WHERE relkind = 'r' "
+        "AND relnamespace = current_schema()::regnamespace AND reloptions IS NOT NULL"))
+    return {name: sorted(options) for name, options in rows}
+
+
 def test_models_and_migrations_agree(tmp_path):
     url, pg = _fresh_url(tmp_path)
     try:
@@ -54,7 +64,15 @@ def test_models_and_migrations_agree(tmp_path):
             with db.engine.connect() as conn:
                 ctx = MigrationContext.configure(conn, opts={"compare_type": True})
                 diff = compare_metadata(ctx, db.metadata)
+                migrated = _storage_parameters(conn)
             assert diff == [], diff
+            # Alembic does not compare tables' PostgreSQL storage parameters
+            # (``postgresql_with``: models.base.CASE_TABLE_STORAGE); this does.
+            declared = {t.name: sorted(f"{k}={v}" for k, v in options.items())
+                        for t in db.metadata.sorted_tables
+                        if (options := t.dialect_options["postgresql"]["with"])}
+            assert len(declared) == 8  # the seven case tables and the clocks
+            assert migrated == (declared if pg else {})  # SQLite has none
             db.session.remove()
             db.engine.dispose()
     finally:
@@ -95,41 +113,3 @@ def test_existing_clocks_get_their_cases_organ(tmp_path):
     finally:
         _drop(pg)
 
-
-def test_storage_parameters_of_models_and_migrations_agree(tmp_path):
-    """Alembic does not compare a table's PostgreSQL storage parameters (``postgresql_with``,
-    models.base.CASE_TABLE_STORAGE), so this does: the migration sets them on the tables
-    the models give them to, with the models' values; on PostgreSQL they are read back from
-    the migrated database."""
-    import importlib.util
-
-    path = REPO_ROOT / "migrations" / "versions" / "b8d4f0a2c6e1_case_tables_vacuumed_sooner.py"
-    spec = importlib.util.spec_from_file_location("case_tables_vacuumed_sooner", path)
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
-    in_models = {t.name: t.dialect_options["postgresql"]["with"]
-                 for t in db.metadata.sorted_tables if t.dialect_options["postgresql"]["with"]}
-    assert set(in_models) == set(migration.TABLES)
-    for settings in in_models.values():
-        assert {k: str(v) for k, v in settings.items()} == migration.SETTINGS
-    if not PG_URL:
-        return  # SQLite has no storage parameters; the migration leaves it alone
-    url, pg = _fresh_url(tmp_path)
-    try:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url,
-                          "INSTANCE_PATH": str(tmp_path / "instance")})
-        bind_migrations(app)
-        with app.app_context():
-            upgrade()
-            with db.engine.connect() as conn:
-                found = dict(conn.execute(sa.text(
-                    "SELECT relname, reloptions FROM pg_class WHERE relkind = 'r' "
-                    "AND relnamespace = current_schema()::regnamespace "
-                    "AND reloptions IS NOT NULL")).all())
-            assert {name: sorted(options) for name, options in found.items()} == {
-                name: sorted(f"{k}={v}" for k, v in migration.SETTINGS.items())
-                for name in migration.TABLES}
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        _drop(pg)
