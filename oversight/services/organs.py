@@ -101,8 +101,7 @@ def subtree(path: str) -> list[OrganNode]:
 
 def subtree_ids(path: str) -> tuple[int, ...]:
     """The ids of ``subtree(path)``, kept with the tree."""
-    return derived(("subtree_ids", path),
-                   lambda nodes: tuple(n.id for n in nodes if n.path.startswith(path)))
+    return derived(("subtree_ids", path), lambda _nodes: tuple(n.id for n in subtree(path)))
 
 
 def in_subtree(column: Any, path: str) -> Any:

@@ -46,7 +46,7 @@ from oversight.models import (
     Organ,
     Suspension,
 )
-from oversight.services import registry
+from oversight.services import organs, registry
 from oversight.services.access import can, scope_filter
 from oversight.services.investigations import VIOLATION_FINDINGS
 from workflows.clocks import LOCAL_TZ
@@ -247,8 +247,7 @@ class Scope:
     def organs(self, column) -> list:
         conditions = [scope_filter(self.actor, column)]
         if self.organ is not None:
-            conditions.append(column.in_(
-                sa.select(Organ.id).where(Organ.path.startswith(self.organ.path))))
+            conditions.append(organs.in_subtree(column, self.organ.path))
         return conditions
 
     def cases(self, model) -> list:

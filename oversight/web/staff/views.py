@@ -41,7 +41,7 @@ from oversight.services import (
     throttle,
     workflow,
 )
-from oversight.services.access import can, scope_filter
+from oversight.services.access import can, in_scope, scope_filter
 from oversight.services.errors import Forbidden, InvalidData, NotFound, ServiceError
 from oversight.services.organs import derived, in_subtree
 from oversight.services.uow import unit_of_work
@@ -142,16 +142,17 @@ def queue():
         oldest_first = True  # first come, first served
     if organ.isdigit() and len(organ) < 19:  # larger than any id (and than SQLite's integers)
         chosen = db.session.get(Organ, int(organ))
-        if chosen is not None and chosen.path.startswith(current_user.organ.path):
+        if chosen is not None and in_scope(current_user, chosen):
             q = q.where(in_subtree(model.organ_id, chosen.path))
     ids = q.with_only_columns(model.id)
     # The listed cases' count and 待我处理 per case type (the states awaiting this role,
     # derived from each table), in one statement: one round trip instead of eight.
-    awaiting = {name: _awaiting_count(name) for name in registry.case_types()}
+    awaiting = {name: count for name in registry.case_types()
+                if (count := _awaiting_count(name)) is not None}
     total, *counts = db.session.execute(sa.select(
         sa.select(sa.func.count()).select_from(ids.subquery()).scalar_subquery(),
-        *(c for c in awaiting.values() if c is not None))).one()
-    todo = {name: counts.pop(0) if c is not None else 0 for name, c in awaiting.items()}
+        *awaiting.values())).one()
+    todo = dict.fromkeys(registry.case_types(), 0) | dict(zip(awaiting, counts, strict=True))
     paging = paginate(total)
     # The page's ids first, then its rows: the ids and dates come from the case table's
     # indexes alone, so sorting thousands of a scope's cases never reads their rows
