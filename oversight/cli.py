@@ -172,6 +172,39 @@ def expire_suspensions_command():
     click.echo(_("已解除期满的暂停履职 %(n)s 件", n=len(numbers)))
 
 
+@click.command("refresh-stats")
+@click.option("--follow", is_flag=True, help="keep refreshing (one process is enough)")
+@click.option("--poll", default=30.0, show_default=True, type=click.FloatRange(1),
+              help="seconds between passes with --follow")
+@with_appcontext
+def refresh_stats_command(follow, poll):
+    """Count again, ahead of the request, the statistics someone read within the last day
+    that are older than half of OVERSIGHT_STATS_CACHE_SECONDS, so that no page waits for
+    them (run it from cron every minute, or once with --follow)."""
+    import time
+
+    from oversight.models.base import utcnow
+    from oversight.services.stats import refresh
+
+    if current_app.config["STATS_CACHE_SECONDS"] <= 0:
+        click.echo(_("统计数据未设缓存（OVERSIGHT_STATS_CACHE_SECONDS=0），无需预先计算"))
+        return
+    while True:
+        started = time.monotonic()
+        done = refresh(utcnow())
+        click.echo(_("已预先计算统计数据 %(n)s 项，清除 %(dropped)s 项（%(seconds).1f 秒）",
+                     n=len(done.counted), dropped=done.dropped,
+                     seconds=time.monotonic() - started))
+        for key in done.failed:
+            click.echo(_("统计数据计算失败（见日志），下次再试：%(key)s", key=key), err=True)
+        if not follow:
+            sys.exit(1 if done.failed else 0)
+        try:
+            time.sleep(poll)
+        except KeyboardInterrupt:
+            return
+
+
 @click.command("deadlines")
 @click.option("--soon-days", default=3, show_default=True, type=click.IntRange(0, 30),
               help="remind this many days before a clock is due")
@@ -273,7 +306,8 @@ def build_cli() -> FlaskGroup:
                      help=_("辅警监督 · Oversight"))
     for command in (run_command, seed_demo_command, create_user_command, reset_factor_command,
                     verify_log_command,
-                    expire_suspensions_command, deadlines_command, index_command,
+                    expire_suspensions_command, deadlines_command, refresh_stats_command,
+                    index_command,
                     reindex_command, sweep_attachments_command, backup_command,
                     restore_command, shell_command, routes_command):
         cli.add_command(command)

@@ -100,9 +100,10 @@ def build_config(overrides: dict | None = None) -> dict:
         # address, so the default leaves room for a busy day.
         "SUBMIT_MAX_PER_CLIENT": _env_int("OVERSIGHT_SUBMIT_MAX_PER_CLIENT", 20),
         "SUBMIT_WINDOW_SECONDS": _env_int("OVERSIGHT_SUBMIT_WINDOW_SECONDS", 600),
-        # The statistics dashboard and the public figures are kept this long per process
-        # and scope, and say when they were computed (0: computed on every request).
-        "STATS_CACHE_SECONDS": _env_int("OVERSIGHT_STATS_CACHE_SECONDS", 60),
+        # The statistics dashboard and the public figures are at most this old, shared by
+        # the workers (stats_snapshot) and counted ahead by `refresh-stats`; the pages say
+        # when they were counted (0: counted on every request, nothing kept).
+        "STATS_CACHE_SECONDS": _env_int("OVERSIGHT_STATS_CACHE_SECONDS", 300),
         # How many reverse proxies in front set X-Forwarded-For / -Proto / -Host: the
         # client address (throttles, session protection) is read only through that many.
         "PROXY_HOPS": _env_int("OVERSIGHT_PROXY_HOPS", 0),

@@ -45,6 +45,11 @@ def write_intent() -> Iterator[None]:
         _write_intent.reset(token)
 
 
+def writing() -> bool:
+    """Whether the current context is inside ``write_intent`` (a unit of work)."""
+    return _write_intent.get()
+
+
 def configure_engine(engine: Engine) -> None:
     if engine.dialect.name == "postgresql":
         @event.listens_for(engine, "connect")

@@ -37,6 +37,7 @@ from oversight.models.records import (
     Notice,
     SearchOutbox,
     Sequence,
+    StatsSnapshot,
     Supervision,
     Throttle,
 )
@@ -49,5 +50,6 @@ __all__ = [
     "InvestigationMember", "Recusal", "RecusalApplicant", "Suspension",
     "Attachment", "CaseClock", "CaseEvent", "ClockOutcome", "ComplainantIdentity", "Complaint",
     "EmploymentStatus", "MailOutbox", "MailStatus", "Notice", "Officer", "OfficerCategory",
-    "Organ", "SearchOutbox", "SecuritySetting", "Sequence", "Throttle", "User",
+    "Organ", "SearchOutbox", "SecuritySetting", "Sequence", "StatsSnapshot", "Throttle",
+    "User",
 ]

@@ -302,3 +302,25 @@ def _refuse_update(_mapper, _connection, target):
 @event.listens_for(Notice, "before_delete")
 def _refuse_delete(_mapper, _connection, target):
     raise ImmutableRecordError(f"{type(target).__name__} rows are append-only")
+
+
+class StatsSnapshot(db.Model):
+    """Statistics as computed at ``computed_at``, shared by every worker and kept across
+    restarts (``oversight.services.stats.recent``): a city bureau's figures read hundreds
+    of thousands of rows at a million cases, so they are computed once for everyone who
+    asks within ``STATS_CACHE_SECONDS``, and ahead of the request by ``refresh-stats``.
+
+    Not a record: a row can be dropped at any time and is computed again. ``key`` names
+    what was counted (the page, the user's subtree, the chosen organ, the dates) and is
+    enough to count it again; ``figures`` are the raw counts as JSON (labels are added in
+    the reader's language when shown), in the layout ``format`` names. ``read_at`` is when
+    a worker last loaded the row (marked at most hourly), so the refresher keeps only the
+    figures someone still reads."""
+
+    __tablename__ = "stats_snapshot"
+
+    key: Mapped[str] = mapped_column(sa.String(500), primary_key=True)
+    format: Mapped[int] = mapped_column(sa.Integer)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    figures: Mapped[str] = mapped_column(sa.Text)

@@ -12,9 +12,11 @@ Each statement reads as few rows as it can (bench/stats.py measures them): a cas
 (organ_id, state, created_at) index answers the counts by organ, type, state and month
 without reading the cases, and the (case_type, trigger, case_id, at) index of case_event
 gives each complaint's first outcome notice without reading the events. Even so a city
-bureau's figures read tens of thousands of rows (categories, clocks), so both pages keep
-what they computed for a short while (``STATS_CACHE_SECONDS``, see ``recent``) and say
-when it was computed.
+bureau's figures read tens of thousands of rows (categories, clocks), hundreds of
+thousands at a million cases, so both pages show figures counted at most
+``STATS_CACHE_SECONDS`` before, kept for every worker in ``stats_snapshot`` and counted
+again ahead of the request by ``refresh`` (see ``recent``), and say when they were
+counted.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import csv
 import datetime as dt
 import functools
 import io
+import json
+import logging
 import math
 import threading
 from collections import Counter, OrderedDict, defaultdict
@@ -36,6 +40,7 @@ from flask_babel import gettext as _
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
+from oversight import storage
 from oversight.extensions import db
 from oversight.models import (
     CaseClock,
@@ -44,10 +49,11 @@ from oversight.models import (
     Complaint,
     Investigation,
     Organ,
+    StatsSnapshot,
     Suspension,
 )
 from oversight.services import organs, registry
-from oversight.services.access import can, scope_filter
+from oversight.services.access import can
 from oversight.services.investigations import VIOLATION_FINDINGS
 from workflows.clocks import LOCAL_TZ
 from workflows.policy import PolicyError, get_packs
@@ -235,17 +241,55 @@ def _counted(name: str, title: str, first_column: str, counts: Iterable[tuple[st
 
 @dataclass(frozen=True)
 class Scope:
-    """What a staff user's figures cover: their subtree (always, via ``scope_filter``),
-    narrowed to ``organ``'s subtree when chosen, and cases created in the Beijing days
-    ``date_from`` to ``date_to``."""
+    """What figures cover: the subtree at ``within`` (a staff user's own organ, see
+    ``of_user``), narrowed to ``organ``'s subtree when chosen, and cases created in the
+    Beijing days ``date_from`` to ``date_to``.
 
-    actor: Any
+    Plain values, so that the figures can be counted again without the user who first
+    asked (``refresh``), and ``key`` names them for everyone whose scope is the same."""
+
+    within: str
     organ: Organ | None = None
     date_from: dt.date | None = None
     date_to: dt.date | None = None
 
+    @classmethod
+    def of_user(cls, actor: Any, organ: Organ | None = None,
+                date_from: dt.date | None = None, date_to: dt.date | None = None) -> Scope:
+        """The scope of ``actor``'s statistics: their organ's subtree, the one
+        ``scope_filter`` gives every user allowed statistics. Refused to anyone else."""
+        if not can(actor, "stats"):
+            raise PermissionError("statistics are not allowed to this user")
+        return cls(actor.organ.path, organ, date_from, date_to)
+
+    @property
+    def key(self) -> str:
+        """Everything the figures depend on besides the data and the time: users of one
+        organ share their figures; no one ever gets another subtree's."""
+        return "|".join(("dashboard", self.within,
+                         self.organ.path if self.organ is not None else "",
+                         self.date_from.isoformat() if self.date_from else "",
+                         self.date_to.isoformat() if self.date_to else ""))
+
+    @classmethod
+    def from_key(cls, key: str) -> Scope | None:
+        """The scope ``key`` names, or None when it names no dashboard or an organ that
+        is no longer there."""
+        parts = key.split("|")
+        if len(parts) != 5 or parts[0] != "dashboard":
+            return None
+        _kind, within, chosen, date_from, date_to = parts
+        paths = {within, chosen} - {""}
+        found = {o.path: o for o in db.session.execute(
+            sa.select(Organ).where(Organ.path.in_(paths))).scalars()}
+        if set(found) != paths:
+            return None
+        return cls(within, found.get(chosen),
+                   dt.date.fromisoformat(date_from) if date_from else None,
+                   dt.date.fromisoformat(date_to) if date_to else None)
+
     def organs(self, column) -> list:
-        conditions = [scope_filter(self.actor, column)]
+        conditions = [organs.in_subtree(column, self.within)]
         if self.organ is not None:
             conditions.append(organs.in_subtree(column, self.organ.path))
         return conditions
@@ -271,8 +315,9 @@ def _each_type(scope: Scope, columns) -> list:
     return parts
 
 
-def _days_histogram(rows) -> dict[int, int]:
-    return {int(days): n for days, n in rows}
+def _pairs(rows) -> list[list]:
+    """Grouped rows as JSON-ready lists."""
+    return [list(row) for row in rows]
 
 
 # --- the staff dashboard -------------------------------------------------------------------
@@ -280,6 +325,10 @@ def _days_histogram(rows) -> dict[int, int]:
 
 @dataclass
 class Dashboard:
+    """The figures, as counted (``figures``: plain values that JSON keeps as they are)
+    and as drawn (``tables``, labelled in the reader's language)."""
+
+    figures: dict[str, Any]
     tables: list[Table]
     complaint_days: dict[int, int]
     investigation_days: dict[int, int]
@@ -292,11 +341,40 @@ class Dashboard:
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
 
+    @classmethod
+    def of(cls, figures: dict[str, Any]) -> Dashboard:
+        """The dashboard drawn from ``dashboard_figures()``, just counted or as kept."""
+        by_state = Counter({(case_type, state): n
+                            for case_type, state, n in figures["by_state"]})
+        board = cls(
+            figures=figures, tables=[],
+            complaint_days={days: n for days, n in figures["complaint_days"]},
+            investigation_days={days: n for days, n in figures["investigation_days"]},
+            overdue=tuple(figures["overdue"]), substantiated=tuple(figures["substantiated"]),
+            recusals_granted=by_state[("recusal", RecusalState.GRANTED.value)],
+            recusals_refused=sum(by_state[("recusal", s.value)] for s in RECUSAL_REFUSED),
+            suspensions_active=figures["suspended"])
+        board.tables = [
+            _month_table(Counter(dict(figures["by_month"]))),
+            _type_table(Counter(dict(figures["by_type"]))),
+            _category_table(figures["categories"]),
+            _counted("organ", _("按机关"), _("机关"), [tuple(pair) for pair in figures["organs"]],
+                     note=_("各机关本级受理或立案的案件，不含下级机关。")),
+            _state_table(by_state), _handling_table(board), _rates_table(board),
+        ]
+        return board
+
 
 def dashboard(scope: Scope, now: dt.datetime) -> Dashboard:
-    """The staff figures for ``scope``, in eight statements."""
-    organs = list(db.session.execute(
-        sa.select(Organ).where(*scope.organs(Organ.id)).order_by(Organ.path)).scalars())
+    """The staff figures for ``scope``, counted now."""
+    return Dashboard.of(dashboard_figures(scope, now))
+
+
+def dashboard_figures(scope: Scope, now: dt.datetime) -> dict[str, Any]:
+    """The staff figures for ``scope`` as plain values, in eight statements."""
+    organ_rows = db.session.execute(
+        sa.select(Organ.id, Organ.name).where(*scope.organs(Organ.id)).order_by(Organ.path)
+    ).all()
     # Two passes over the case tables, by type, organ and state, then by month; each is
     # answered from the tables' (organ_id, state, created_at) index without reading the
     # cases. Grouping by all four at once returned a row per (type, organ, state, month),
@@ -313,36 +391,35 @@ def dashboard(scope: Scope, now: dt.datetime) -> Dashboard:
         by_state[(case_type, state)] += n
     months = sa.union_all(*_each_type(scope, lambda m: [
         local_month(m.created_at).label("month")])).subquery("cases")
-    by_month = Counter(dict(db.session.execute(
-        sa.select(months.c.month, sa.func.count()).group_by(months.c.month)).all()))
+    by_month = db.session.execute(
+        sa.select(months.c.month, sa.func.count()).group_by(months.c.month)).all()
 
     categories = db.session.execute(
         sa.select(Organ.pack_id, Complaint.category_code, Complaint.finding, sa.func.count())
         .join(Organ, Organ.id == Complaint.organ_id).where(*scope.cases(Complaint))
         .group_by(Organ.pack_id, Complaint.category_code, Complaint.finding)).all()
-    complaint_days = _days_histogram(db.session.execute(_complaint_days(scope)).all())
-    investigation_days = _days_histogram(db.session.execute(_investigation_days(scope)).all())
-    overdue = _clock_counts(scope, now)
+    by_category: Counter = Counter()
+    for pack_id, code, _finding, n in categories:
+        by_category[(pack_id, code)] += n
+    complaint_days = db.session.execute(_complaint_days(scope)).all()
+    investigation_days = db.session.execute(_investigation_days(scope)).all()
     suspended = db.session.execute(
         sa.select(sa.func.count(Suspension.id)).where(
             *scope.organs(Suspension.organ_id), Suspension.state == SuspensionState.ACTIVE,
             Suspension.ends_at > now)).scalar_one()
-
-    with_finding = sum(n for _p, _c, finding, n in categories if finding is not None)
-    substantiated = sum(n for _p, _c, finding, n in categories if finding in SUBSTANTIATED)
-    granted = by_state[("recusal", RecusalState.GRANTED.value)]
-    refused = sum(by_state[("recusal", s.value)] for s in RECUSAL_REFUSED)
-    board = Dashboard(tables=[], complaint_days=complaint_days,
-                      investigation_days=investigation_days, overdue=overdue,
-                      substantiated=(substantiated, with_finding), recusals_granted=granted,
-                      recusals_refused=refused, suspensions_active=suspended)
-    board.tables = [
-        _month_table(by_month), _type_table(by_type), _category_table(categories),
-        _counted("organ", _("按机关"), _("机关"), [(o.name, by_organ[o.id]) for o in organs],
-                 note=_("各机关本级受理或立案的案件，不含下级机关。")),
-        _state_table(by_state), _handling_table(board), _rates_table(board),
-    ]
-    return board
+    return {
+        "organs": [[name, by_organ[organ_id]] for organ_id, name in organ_rows],
+        "by_type": _pairs(by_type.items()),
+        "by_state": [[*key, n] for key, n in by_state.items()],
+        "by_month": _pairs(by_month),
+        "categories": [[*key, n] for key, n in by_category.items()],
+        "substantiated": [sum(n for *_k, finding, n in categories if finding in SUBSTANTIATED),
+                          sum(n for *_k, finding, n in categories if finding is not None)],
+        "complaint_days": [[int(days), n] for days, n in complaint_days],
+        "investigation_days": [[int(days), n] for days, n in investigation_days],
+        "overdue": list(_clock_counts(scope, now)),
+        "suspended": suspended,
+    }
 
 
 def _first_notices(*conditions):
@@ -434,7 +511,7 @@ def _category_label(pack_id: str, code: str) -> str:
 
 def _category_table(rows) -> Table:
     counts: Counter = Counter()
-    for pack_id, code, _finding, n in rows:
+    for pack_id, code, n in rows:
         counts[_category_label(pack_id, code)] += n
     # In the order of the packs in use (their lists follow the regulations), a label
     # shared by several packs once; a code no pack knows any more comes last.
@@ -485,6 +562,18 @@ def _rates_table(board: Dashboard) -> Table:
 
 # --- figures kept for a while --------------------------------------------------------------
 
+#: The layout of the figures kept in ``stats_snapshot``: raise it whenever a ``*_figures``
+#: function's result changes shape, and rows of another layout are counted again.
+SNAPSHOT_FORMAT = 1
+#: A kept row's ``read_at`` is brought up to date at most this often (a write).
+READ_MARK_EVERY = dt.timedelta(hours=1)
+#: ``refresh`` counts again the figures someone read within this…
+WANTED_FOR = dt.timedelta(days=1)
+#: …and drops those no one read within this.
+DROPPED_AFTER = dt.timedelta(days=7)
+
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Recent:
@@ -495,59 +584,186 @@ class Recent:
 
 
 class _Kept:
-    """The figures this process computed lately, least recently used first."""
+    """The figures this process used lately, least recently used first."""
 
     def __init__(self) -> None:
-        self.entries: OrderedDict[tuple, Recent] = OrderedDict()
+        self.entries: OrderedDict[str, Recent] = OrderedDict()
         self.lock = threading.Lock()
 
 
-def recent(key: tuple, now: dt.datetime, compute: Callable[[], Any]) -> Recent:
-    """``compute()``, or what it returned for ``key`` in this process less than
-    ``STATS_CACHE_SECONDS`` before ``now`` (0 computes every time).
+def _max_age() -> dt.timedelta:
+    return dt.timedelta(seconds=current_app.config.get("STATS_CACHE_SECONDS", 0))
 
-    A city bureau's figures read tens of thousands of rows however the statements are
-    shaped (about half a second at 100k cases), while they are read far more often than
-    a minute's new cases change them. ``key`` must hold everything the figures depend on
-    besides the data and the time. Kept per app, so an app never sees another database's
-    figures; at most RECENT_ENTRIES, the least recently used dropped first. Two requests
-    that miss at once both compute: simpler than a lock held during the queries."""
-    seconds = current_app.config.get("STATS_CACHE_SECONDS", 0)
-    if seconds <= 0:
-        return Recent(compute(), now)
+
+def _fresh(at: dt.datetime, now: dt.datetime) -> bool:
+    # abs(): a clock set back must not keep figures longer either.
+    return abs(now - at) < _max_age()
+
+
+def recent(key: str, now: dt.datetime, count: Callable[[], Any],
+           draw: Callable[[Any], Any]) -> Recent:
+    """``draw(count())``: the figures named ``key`` as counted at most
+    ``STATS_CACHE_SECONDS`` before ``now``, by this worker, another one or ``refresh``
+    (0 counts every time and keeps nothing).
+
+    A city bureau's figures read hundreds of thousands of rows at a million cases (5–8 s),
+    however the statements are shaped, while they are read far more often than a few
+    minutes' new cases change them. So what ``count()`` returns (plain values) is kept in
+    ``stats_snapshot`` for every worker, and across restarts, and each worker also keeps
+    what it drew (at most RECENT_ENTRIES, the least recently used dropped first), so a
+    page kept fresh is drawn without a statement. ``key`` must name everything the
+    figures depend on besides the data and the time. Two requests that miss at once both
+    count: simpler than a lock held during the queries; the newer figures stay kept."""
+    if _max_age() <= dt.timedelta(0):
+        return Recent(draw(count()), now)
     kept = current_app.extensions.setdefault("oversight.stats", _Kept())
     with kept.lock:
         found = kept.entries.get(key)
-        # abs(): a clock set back must not keep figures longer either.
-        if found is not None and abs(now - found.at) < dt.timedelta(seconds=seconds):
+        if found is not None and _fresh(found.at, now):
             kept.entries.move_to_end(key)
             return found
-    fresh = Recent(compute(), now)
+    row = db.session.execute(
+        sa.select(StatsSnapshot.format, StatsSnapshot.computed_at, StatsSnapshot.read_at,
+                  StatsSnapshot.figures).where(StatsSnapshot.key == key)).first()
+    found = None
+    if row is not None and row.format == SNAPSHOT_FORMAT and _fresh(row.computed_at, now):
+        found = _drawn(key, row, draw)
+        if found is not None and now - row.read_at >= READ_MARK_EVERY:
+            _write(sa.update(StatsSnapshot).where(StatsSnapshot.key == key)
+                   .values(read_at=now))
+    if found is None:
+        figures = count()
+        found = Recent(draw(figures), now)
+        insert = storage.dialect_insert(db.session)(StatsSnapshot).values(
+            key=key, format=SNAPSHOT_FORMAT, computed_at=now, read_at=now,
+            figures=_encoded(figures))
+        # Figures counted earlier than those kept (a slower request, the refresher) do
+        # not replace them.
+        _write(insert.on_conflict_do_update(
+            index_elements=[StatsSnapshot.key],
+            set_={"format": insert.excluded.format, "computed_at": insert.excluded.computed_at,
+                  "read_at": insert.excluded.read_at, "figures": insert.excluded.figures},
+            where=StatsSnapshot.computed_at <= insert.excluded.computed_at))
     with kept.lock:
-        kept.entries[key] = fresh
+        kept.entries[key] = found
         kept.entries.move_to_end(key)
         while len(kept.entries) > RECENT_ENTRIES:
             kept.entries.popitem(last=False)
-    return fresh
+    return found
+
+
+def _drawn(key: str, row, draw: Callable[[Any], Any]) -> Recent | None:
+    """The kept figures drawn, or None (logged) when they cannot be: a row written by hand
+    or by a release that changed their layout without raising SNAPSHOT_FORMAT. They are
+    counted again and the row replaced, rather than the page failing."""
+    try:
+        return Recent(draw(json.loads(row.figures)), row.computed_at)
+    except (ValueError, LookupError, TypeError):
+        log.warning("kept statistics %s unreadable; counted again", key, exc_info=True)
+        return None
+
+
+def _encoded(figures: Any) -> str:
+    return json.dumps(figures, ensure_ascii=False, separators=(",", ":"))
+
+
+def _write(statement) -> None:
+    """Run one write to ``stats_snapshot`` in a transaction of its own, apart from the
+    request's (which only read). A failure (the database locked for longer than its busy
+    timeout, a read-only replica) is logged, and the page is served all the same: the
+    figures are counted again next time."""
+    if storage.writing():
+        # Inside a unit of work that holds SQLite's write lock, a second connection would
+        # wait for it in vain; the figures are simply not kept.
+        return
+    try:
+        with storage.write_intent(), db.engine.begin() as conn:
+            conn.execute(statement)
+    except sa.exc.DBAPIError:
+        log.warning("statistics not kept", exc_info=True)
+
+
+#: How each kind of kept figures is counted again from its key: (key, now) -> figures, or
+#: None when the key no longer names anything to count.
+_COUNTERS: dict[str, Callable[[str, dt.datetime], Any]] = {}
+
+
+def _counter(kind: str):
+    def register(function):
+        _COUNTERS[kind] = function
+        return function
+    return register
+
+
+@_counter("dashboard")
+def _count_dashboard(key: str, now: dt.datetime) -> dict[str, Any] | None:
+    scope = Scope.from_key(key)
+    return None if scope is None else dashboard_figures(scope, now)
+
+
+@_counter("transparency")
+def _count_transparency(_key: str, _now: dt.datetime) -> list:
+    return transparency_figures()
+
+
+@dataclass
+class Refreshed:
+    counted: list[str] = field(default_factory=list)
+    dropped: int = 0
+    #: keys whose counting failed (logged); the others are counted all the same
+    failed: list[str] = field(default_factory=list)
+
+
+def refresh(now: dt.datetime, *, older_than: dt.timedelta | None = None) -> Refreshed:
+    """Count again, ahead of the request, the kept figures someone read within WANTED_FOR
+    that were counted ``older_than`` ago or more (half of ``STATS_CACHE_SECONDS`` unless
+    given), oldest first; drop those no one read within DROPPED_AFTER, and those whose
+    key names an organ no longer there. ``oversight refresh-stats`` runs it: run often
+    enough, pages are served kept figures and never count.
+
+    Each key is counted in a read transaction of its own, ended before the next, so a
+    long pass holds back neither vacuum (PostgreSQL) nor a checkpoint (SQLite)."""
+    older_than = _max_age() / 2 if older_than is None else older_than
+    done = Refreshed()
+    with storage.write_intent(), db.engine.begin() as conn:
+        done.dropped = conn.execute(sa.delete(StatsSnapshot).where(
+            StatsSnapshot.read_at < now - DROPPED_AFTER)).rowcount
+    stale = sa.or_(StatsSnapshot.computed_at <= now - older_than,
+                   StatsSnapshot.format != SNAPSHOT_FORMAT)
+    keys = list(db.session.execute(
+        sa.select(StatsSnapshot.key).where(StatsSnapshot.read_at >= now - WANTED_FOR, stale)
+        .order_by(StatsSnapshot.computed_at)).scalars())
+    db.session.commit()
+    for key in keys:
+        counter = _COUNTERS.get(key.split("|", 1)[0])
+        try:
+            figures = None if counter is None else counter(key, now)
+        except sa.exc.SQLAlchemyError:
+            log.exception("statistics %s not counted", key)
+            db.session.rollback()
+            done.failed.append(key)
+            continue
+        db.session.commit()  # the read transaction ends before the next key's
+        if figures is None:
+            _write(sa.delete(StatsSnapshot).where(StatsSnapshot.key == key))
+            done.dropped += 1
+            continue
+        _write(sa.update(StatsSnapshot).where(
+            StatsSnapshot.key == key, stale).values(
+            format=SNAPSHOT_FORMAT, computed_at=now, figures=_encoded(figures)))
+        done.counted.append(key)
+    return done
 
 
 def recent_dashboard(scope: Scope, now: dt.datetime) -> Recent:
-    """``dashboard(scope, now)``, kept per the whole scope: the user's subtree (all that
-    ``scope_filter`` looks at for a user allowed statistics), the chosen organ's subtree
-    and the dates. Users of one organ share their figures; no one ever gets another
-    subtree's."""
-    if not can(scope.actor, "stats"):  # counts nothing (scope_filter); never kept
-        return Recent(dashboard(scope, now), now)
-    key = ("dashboard", scope.actor.organ.path,
-           scope.organ.path if scope.organ is not None else None,
-           scope.date_from, scope.date_to)
-    return recent(key, now, lambda: dashboard(scope, now))
+    """``dashboard(scope, now)``, kept per ``scope.key``."""
+    return recent(scope.key, now, lambda: dashboard_figures(scope, now), Dashboard.of)
 
 
 def recent_transparency(now: dt.datetime) -> Recent:
     """``transparency()``, kept like the dashboard: the public figures are the same for
     everyone."""
-    return recent(("transparency",), now, transparency)
+    return recent("transparency", now, transparency_figures, public_rows)
 
 
 # --- the public transparency page ----------------------------------------------------------
@@ -591,6 +807,27 @@ def transparency() -> list[PublicRow]:
     (outcome notice first issued that quarter), of those substantiated (属实 or 部分属实),
     and the median days from filing to that notice. Three statements, newest quarter
     first, organs in tree order."""
+    return public_rows(transparency_figures())
+
+
+def transparency_figures() -> list[list]:
+    """``transparency()`` as plain values (see ``public_rows``)."""
+    return [[r.organ.full_name, r.organ.path, r.quarter, r.received, r.concluded,
+             r.substantiated, _pairs(r.days.items())] for r in _counted_public_rows()]
+
+
+def public_rows(figures: list[list]) -> list[PublicRow]:
+    """The rows ``transparency_figures()`` returned, just counted or as kept."""
+    named: dict[str, PublicOrgan] = {}
+    rows = []
+    for full_name, path, quarter, received, concluded, substantiated, days in figures:
+        organ = named.setdefault(path, PublicOrgan(full_name, path))
+        rows.append(PublicRow(organ, quarter, received, concluded, substantiated,
+                              {d: n for d, n in days}))
+    return rows
+
+
+def _counted_public_rows() -> list[PublicRow]:
     organs = {o.id: o for o in db.session.execute(sa.select(Organ)).scalars()}
     received = sa.select(Complaint.organ_id.label("organ_id"),
                          local_month(Complaint.created_at).label("month")).subquery("r")

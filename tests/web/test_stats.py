@@ -4,12 +4,15 @@ Beijing month boundary, and a statement count that does not grow with the data."
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
+import json
 import re
 from types import SimpleNamespace
 
 import pytest
+import sqlalchemy as sa
 from helpers import login, make_complaint, organ, sql_statements
 from investigation_helpers import add_user, officer
 from webhelpers import (
@@ -21,7 +24,9 @@ from webhelpers import (
     text_of,
 )
 
+import oversight.web.public.transparency as transparency_page
 import oversight.web.staff.stats as stats_page
+from oversight.cli import refresh_stats_command
 from oversight.config import build_config
 from oversight.extensions import db
 from oversight.models import (
@@ -32,6 +37,7 @@ from oversight.models import (
     Complaint,
     Investigation,
     Recusal,
+    StatsSnapshot,
     Suspension,
 )
 from oversight.models.base import utcnow
@@ -420,13 +426,14 @@ def clock(app, monkeypatch):
     clock = SimpleNamespace(now=START, computed=[])
     clock.move = lambda seconds: setattr(clock, "now", START + dt.timedelta(seconds=seconds))
     monkeypatch.setattr(stats_page, "utcnow", lambda: clock.now)
-    real = stats_service.dashboard
+    monkeypatch.setattr(transparency_page, "utcnow", lambda: clock.now)
+    real = stats_service.dashboard_figures
 
     def counting(scope, when):
         clock.computed.append(when)
         return real(scope, when)
 
-    monkeypatch.setattr(stats_service, "dashboard", counting)
+    monkeypatch.setattr(stats_service, "dashboard_figures", counting)
     return clock
 
 
@@ -483,22 +490,255 @@ def test_kept_figures_expire_and_the_page_says_when_they_were_computed(client, d
 
 
 def test_at_most_recent_entries_are_kept(app, client, demo, cases, clock, monkeypatch):
+    """A worker draws at most RECENT_ENTRIES figures from memory; others it reads again
+    from the shared snapshot (one statement), without counting them again."""
     monkeypatch.setattr(stats_service, "RECENT_ENTRIES", 2)
     login(client, demo, "leader")
+
+    def snapshot_reads(day: str) -> int:
+        with sql_statements() as seen:
+            assert client.get(f"/staff/stats?date_from={day}").status_code == 200
+        return sum("from stats_snapshot" in statement for statement in seen)
+
     for day in ("2026-09-01", "2026-10-01", "2026-11-01", "2026-11-01", "2026-10-01"):
-        assert client.get(f"/staff/stats?date_from={day}").status_code == 200
+        snapshot_reads(day)
     assert len(clock.computed) == 3
     assert len(app.extensions["oversight.stats"].entries) == 2
-    client.get("/staff/stats?date_from=2026-09-01")  # computed again, in place of 11-01,
-    assert len(clock.computed) == 4                   # the least recently used
-    client.get("/staff/stats?date_from=2026-10-01")
-    assert len(clock.computed) == 4
-    client.get("/staff/stats?date_from=2026-11-01")
-    assert len(clock.computed) == 5
+    # 09-01 went, the least recently used: read from the snapshot, in place of 11-01
+    assert snapshot_reads("2026-09-01") == 1
+    assert snapshot_reads("2026-10-01") == 0
+    assert snapshot_reads("2026-11-01") == 1
+    assert len(clock.computed) == 3
+
+
+TABLES = ("month", "type", "category", "organ", "state", "handling", "rates")
+
+
+def all_tables(html: str) -> dict[str, list[list[str]]]:
+    return {name: table_rows(html, name) for name in TABLES}
+
+
+def another_worker(app) -> None:
+    """What a second gunicorn worker, or this one after a restart, lacks: the figures kept
+    in its memory. The database (stats_snapshot) is shared."""
+    app.extensions.pop("oversight.stats", None)
+
+
+def snapshot(key: str) -> StatsSnapshot | None:
+    db.session.commit()  # a new read transaction, which sees what the workers wrote
+    return db.session.get(StatsSnapshot, key)
+
+
+def cy_key() -> str:
+    return f"dashboard|{organ('BJ-CY').path}|||"
+
+
+def test_figures_are_counted_once_for_every_worker(app, client, demo, cases, clock):
+    """A worker that did not count the figures draws them from the shared snapshot, the
+    same tables as the worker that counted them, and says when they were counted."""
+    login(client, demo, "leader")
+    counted = client.get("/staff/stats").get_data(as_text=True)
+    assert clock.computed == [START]
+    for seconds in (30, 59):
+        another_worker(app)
+        clock.move(seconds)
+        with sql_statements() as seen:
+            html = client.get("/staff/stats").get_data(as_text=True)
+        assert clock.computed == [START]
+        assert all_tables(html) == all_tables(counted)
+        assert figure(html, "as-of") == "数据截至 01:05（北京时间）"
+        # the snapshot was read; nothing of the cases was
+        assert any("from stats_snapshot" in statement for statement in seen)
+        assert not any("from complaint" in statement for statement in seen)
+    kept = snapshot(cy_key())
+    assert (kept.format, kept.computed_at, kept.read_at) == (
+        stats_service.SNAPSHOT_FORMAT, START, START)
+    # CSV exports read the same kept figures
+    another_worker(app)
+    csv = client.get("/staff/stats?format=csv&table=organ").data.decode("utf-8-sig")
+    assert csv.splitlines()[1:] == ["朝阳分局,12", "三里屯派出所,3"]
+    assert clock.computed == [START]
+
+
+def test_a_snapshot_too_old_or_of_another_layout_is_counted_again(app, client, demo, cases,
+                                                                   clock):
+    login(client, demo, "leader")
+    client.get("/staff/stats")
+    add_complaint("BJ-CY", "2026-11-21T04:00")
+    another_worker(app)
+    clock.move(60)  # as old as STATS_CACHE_SECONDS: counted again, and kept in its place
+    html = client.get("/staff/stats").get_data(as_text=True)
+    assert table_rows(html, "month")[-1] == ["2026-11", "11"]
+    assert clock.computed == [START, clock.now]
+    assert snapshot(cy_key()).computed_at == clock.now
+    db.session.execute(sa.update(StatsSnapshot).values(format=0))  # an older release's
+    db.session.commit()
+    another_worker(app)
+    client.get("/staff/stats")
+    assert len(clock.computed) == 3
+    assert snapshot(cy_key()).format == stats_service.SNAPSHOT_FORMAT
+
+
+def test_older_figures_never_replace_newer_ones(app, client, demo, cases, clock):
+    """Two workers that miss at once both count; the one that started later keeps its
+    figures, whichever finishes last."""
+    login(client, demo, "leader")
+    clock.move(30)
+    client.get("/staff/stats")
+    another_worker(app)
+    clock.move(0)  # a slower request that started 30 s earlier, finishing now
+    db.session.execute(sa.update(StatsSnapshot).values(computed_at=START + dt.timedelta(
+        seconds=100)))  # (make the kept ones too new for this worker to use)
+    db.session.commit()
+    client.get("/staff/stats")
+    assert len(clock.computed) == 2
+    assert snapshot(cy_key()).computed_at == START + dt.timedelta(seconds=100)
+
+
+def test_a_worker_marks_when_figures_were_last_read_at_most_hourly(app, client, demo, cases,
+                                                                    clock, monkeypatch):
+    monkeypatch.setitem(app.config, "STATS_CACHE_SECONDS", 7200)
+    login(client, demo, "leader")
+    client.get("/staff/stats")
+    for seconds in (1800, 3599):
+        another_worker(app)
+        clock.move(seconds)
+        client.get("/staff/stats")
+        assert snapshot(cy_key()).read_at == START
+    another_worker(app)
+    clock.move(3600)
+    client.get("/staff/stats")
+    assert snapshot(cy_key()).read_at == START + dt.timedelta(seconds=3600)
+    assert clock.computed == [START]
+
+
+def test_figures_not_kept_are_still_served(app, client, demo, cases, clock, monkeypatch,
+                                           caplog):
+    """Keeping the figures is a write; when it fails (the database locked for longer than
+    its busy timeout, say), the page is served all the same and the failure logged."""
+    @contextlib.contextmanager
+    def locked():
+        raise sa.exc.OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+        yield
+
+    monkeypatch.setattr(stats_service.storage, "write_intent", locked)
+    login(client, demo, "leader")
+    with caplog.at_level("WARNING", logger="oversight.services.stats"):
+        response, html = get_stats(client, demo, "leader")
+    assert response.status_code == 200
+    assert table_rows(html, "organ") == [["朝阳分局", "12"], ["三里屯派出所", "3"]]
+    assert "statistics not kept" in caplog.text
+    assert snapshot(cy_key()) is None
+
+
+def test_refresh_counts_ahead_what_is_read_and_drops_what_is_not(app, client, demo, cases,
+                                                                 clock):
+    login(client, demo, "leader")
+    client.get("/staff/stats")
+    client.get("/transparency")
+    add_complaint("BJ-CY", "2026-11-21T04:00")
+    cy = organ("BJ-CY").path
+    unread, forgotten = (f"dashboard|{cy}||2026-0{m}-01|" for m in (1, 2))
+    for key, read in ((unread, START - dt.timedelta(days=2)),
+                      (forgotten, START - dt.timedelta(days=8)),
+                      ("dashboard|/9999/|||", START)):  # an organ no longer there
+        db.session.add(StatsSnapshot(key=key, format=1, computed_at=START - dt.timedelta(
+            days=8), read_at=read, figures="{}"))
+    db.session.commit()
+
+    done = stats_service.refresh(START + dt.timedelta(seconds=20))  # younger than half
+    assert done.counted == []
+    assert done.dropped == 2  # read 8 days ago; an organ no longer there
+    assert {row.key for row in db.session.execute(sa.select(StatsSnapshot.key))} == {
+        cy_key(), "transparency", unread}
+    done = stats_service.refresh(START + dt.timedelta(seconds=40))
+    assert sorted(done.counted) == sorted([cy_key(), "transparency"])  # not the unread
+    db.session.commit()
+    assert snapshot(cy_key()).computed_at == START + dt.timedelta(seconds=40)
+    assert snapshot(cy_key()).read_at == START  # counting ahead is not reading
+    assert snapshot(unread).figures == "{}"
+    # a worker now draws what the refresher counted, and counts nothing itself
+    another_worker(app)
+    clock.move(90)
+    html = client.get("/staff/stats").get_data(as_text=True)
+    assert table_rows(html, "month")[-1] == ["2026-11", "11"]
+    assert clock.computed == [START, START + dt.timedelta(seconds=40)]  # the page's; ahead
+
+
+def test_unreadable_kept_figures_are_counted_again(app, client, demo, cases, clock, caplog):
+    login(client, demo, "leader")
+    client.get("/staff/stats")
+    db.session.execute(sa.update(StatsSnapshot).values(figures='{"organs": 1}'))
+    db.session.commit()
+    another_worker(app)
+    with caplog.at_level("WARNING", logger="oversight.services.stats"):
+        response = client.get("/staff/stats")
+    assert response.status_code == 200
+    assert table_rows(response.get_data(as_text=True), "organ")[0] == ["朝阳分局", "12"]
+    assert "unreadable; counted again" in caplog.text
+    assert len(clock.computed) == 2
+    assert json.loads(snapshot(cy_key()).figures)["organs"][0] == ["朝阳分局", 12]
+
+
+def test_a_failed_count_stops_nothing_else(app, client, demo, cases, clock, monkeypatch):
+    login(client, demo, "leader")
+    client.get("/staff/stats")
+    client.get("/transparency")
+
+    def broken(_key, _now):
+        raise sa.exc.OperationalError("SELECT", {}, Exception("canceling statement"))
+
+    monkeypatch.setitem(stats_service._COUNTERS, "dashboard", broken)
+    done = stats_service.refresh(START + dt.timedelta(seconds=40))
+    assert (done.counted, done.failed) == (["transparency"], [cy_key()])
+    assert snapshot(cy_key()).computed_at == START  # kept as it was
+    monkeypatch.setattr("oversight.models.base.utcnow",
+                        lambda: START + dt.timedelta(seconds=40))
+    result = app.test_cli_runner().invoke(refresh_stats_command)
+    assert result.exit_code == 1
+    assert f"统计数据计算失败（见日志），下次再试：{cy_key()}" in result.output
+
+
+def test_refresh_stats_command(app, client, demo, cases, clock, monkeypatch):
+    login(client, demo, "leader")
+    client.get("/staff/stats")
+    monkeypatch.setattr("oversight.models.base.utcnow",
+                        lambda: START + dt.timedelta(seconds=40))
+    result = app.test_cli_runner().invoke(refresh_stats_command)
+    assert result.exit_code == 0, result.output
+    assert "已预先计算统计数据 1 项，清除 0 项" in result.output
+    assert len(clock.computed) == 2
+    monkeypatch.setitem(app.config, "STATS_CACHE_SECONDS", 0)
+    result = app.test_cli_runner().invoke(refresh_stats_command)
+    assert "无需预先计算" in result.output
+    assert len(clock.computed) == 2
+
+
+def test_only_users_allowed_statistics_have_a_scope(demo):
+    from helpers import user
+
+    assert stats_service.Scope.of_user(user("leader")).within == organ("BJ-CY").path
+    with pytest.raises(PermissionError):
+        stats_service.Scope.of_user(user("admin"))
+
+
+def test_figures_drawn_from_json_are_the_figures_counted(app, demo, cases):
+    scope = stats_service.Scope(organ("BJ").path)
+    figures = stats_service.dashboard_figures(scope, utcnow())
+    kept = json.loads(json.dumps(figures))
+    counted, drawn = stats_service.Dashboard.of(figures), stats_service.Dashboard.of(kept)
+    assert drawn.tables == counted.tables
+    assert (drawn.complaint_days, drawn.investigation_days, drawn.overdue,
+            drawn.substantiated) == (counted.complaint_days, counted.investigation_days,
+                                     counted.overdue, counted.substantiated)
+    public = stats_service.transparency_figures()
+    assert stats_service.public_rows(json.loads(json.dumps(public))) == \
+        stats_service.public_rows(public)
+    assert stats_service.Scope.from_key(scope.key) == scope
 
 
 def test_stats_cache_seconds_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("OVERSIGHT_STATS_CACHE_SECONDS", raising=False)
-    assert build_config({"INSTANCE_PATH": str(tmp_path)})["STATS_CACHE_SECONDS"] == 60
+    assert build_config({"INSTANCE_PATH": str(tmp_path)})["STATS_CACHE_SECONDS"] == 300
     monkeypatch.setenv("OVERSIGHT_STATS_CACHE_SECONDS", "0")
     assert build_config({"INSTANCE_PATH": str(tmp_path)})["STATS_CACHE_SECONDS"] == 0

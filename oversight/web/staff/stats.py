@@ -72,7 +72,8 @@ def stats():
     chosen = next((o for o, _d in organs if str(o.id) == form.organ_id.data), None)
     # The page and its CSV exports read the same kept figures (see stats_service.recent).
     figures = stats_service.recent_dashboard(
-        stats_service.Scope(current_user, chosen, form.date_from.data, form.date_to.data),
+        stats_service.Scope.of_user(current_user, chosen, form.date_from.data,
+                                    form.date_to.data),
         utcnow())
     board = figures.value
     if request.args.get("format") == "csv":
