@@ -192,9 +192,9 @@ def refresh_stats_command(follow, poll):
     while True:
         started = time.monotonic()
         done = refresh(utcnow())
-        click.echo(_("已预先计算统计数据 %(n)s 项，清除 %(dropped)s 项（%(seconds).1f 秒）",
+        click.echo(_("已预先计算统计数据 %(n)s 项，清除 %(dropped)s 项（%(seconds)s 秒）",
                      n=len(done.counted), dropped=done.dropped,
-                     seconds=time.monotonic() - started))
+                     seconds=f"{time.monotonic() - started:.1f}"))
         for key in done.failed:
             click.echo(_("统计数据计算失败（见日志），下次再试：%(key)s", key=key), err=True)
         if not follow:

@@ -25,8 +25,8 @@ def failing(app, monkeypatch):
     from oversight.services import stats
 
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
-    monkeypatch.setattr(stats, "transparency", boom)
-    monkeypatch.setattr(stats, "dashboard", boom)
+    monkeypatch.setattr(stats, "transparency_figures", boom)
+    monkeypatch.setattr(stats, "dashboard_figures", boom)
     return app
 
 
