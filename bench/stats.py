@@ -141,7 +141,7 @@ def figures(board) -> tuple:
 
 def public_figures(rows) -> list[tuple]:
     return [(r.organ.full_name, r.quarter, r.received, r.concluded, r.substantiated,
-             sorted(r.days.items())) for r in rows]
+             r.median) for r in rows]
 
 
 class Statements:
