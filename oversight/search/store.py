@@ -20,6 +20,7 @@ import json
 import logging
 import mmap
 import os
+import re
 import secrets
 import shutil
 import threading
@@ -95,6 +96,8 @@ KEEP_UNUSED_SECONDS = 120
 
 
 _UNUSED = ".unused-"
+#: a table of contents: Whoosh's ``TOC._pattern`` for our one index name, MAIN
+_TOC = re.compile(r"^_MAIN_[0-9]+\.toc$")
 #: {(index folder, file name): when a commit first left it unused}, read from the markers
 #: once per process.
 _UNUSED_SINCE: dict[tuple[str, str], float] = {}
@@ -119,13 +122,23 @@ class MappedFileStorage(FileStorage):
         ``KEEP_UNUSED_SECONDS`` ago (and their markers): Whoosh tries to delete every file
         ``list`` names at each commit, so without this a busy index retried thousands of
         kept files per commit (in-process indexing after each submission fell from 13 to
-        200 ms). A kept file's time is read from its marker once per process."""
+        200 ms). A kept file's time is read from its marker once per process.
+
+        Older tables of contents (``_MAIN_<generation>.toc``, one per commit) stay listed:
+        a reader finds the newest generation by listing the folder, and a listing taken
+        while the indexer renames its new table into place may miss that name (the
+        order of a directory scan that runs during a rename is unspecified). With the
+        older tables hidden the reader then saw none: "Index 'MAIN' does not exist", a
+        500 on the case page and the search under the soak on a loaded machine. Listed,
+        it opens the generation before, whose files are kept, and a later request finds
+        the newer one."""
         names = super().list()
         marked = {n[len(_UNUSED):] for n in names if n.startswith(_UNUSED)}
         if not marked:
             return names
         now = time.time()
-        kept = {n for n in marked if now - self._unused_since(n) < KEEP_UNUSED_SECONDS}
+        kept = {n for n in marked if not _TOC.match(n)
+                and now - self._unused_since(n) < KEEP_UNUSED_SECONDS}
         return [n for n in names if n not in kept and not n.startswith(_UNUSED)]
 
     def _unused_since(self, name: str) -> float:
