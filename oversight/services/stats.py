@@ -607,12 +607,12 @@ def recent(key: str, now: dt.datetime, count: Callable[[], Any],
     (0 counts every time and keeps nothing).
 
     A city bureau's figures read hundreds of thousands of rows at a million cases (1.6–8 s
-    on the machines measured), however the statements are shaped, while they are read far more often than a few
-    minutes' new cases change them. So what ``count()`` returns (plain values) is kept in
-    ``stats_snapshot`` for every worker, and across restarts, and each worker also keeps
-    what it drew (at most RECENT_ENTRIES, the least recently used dropped first), so a
-    page kept fresh is drawn without a statement. ``key`` must name everything the
-    figures depend on besides the data and the time. Two requests that miss at once both
+    on the machines measured), however the statements are shaped, while they are read far
+    more often than a few minutes' new cases change them. So what ``count()`` returns (plain
+    values) is kept in ``stats_snapshot`` for every worker, and across restarts, and each
+    worker also keeps what it drew (at most RECENT_ENTRIES, the least recently used dropped
+    first), so a page kept fresh is drawn without a statement. ``key`` must name everything
+    the figures depend on besides the data and the time. Two requests that miss at once both
     count: simpler than a lock held during the queries; the newer figures stay kept."""
     if _max_age() <= dt.timedelta(0):
         return Recent(draw(count()), now)
