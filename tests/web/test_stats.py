@@ -714,6 +714,28 @@ def test_refresh_stats_command(app, client, demo, cases, clock, monkeypatch):
     assert len(clock.computed) == 2
 
 
+def test_refresh_stats_follows_until_stopped(app, client, demo, cases, clock, monkeypatch):
+    """``--follow`` makes a pass, sleeps ``--poll`` seconds, and again, until Ctrl+C."""
+    login(client, demo, "leader")
+    client.get("/staff/stats")
+    moments = iter([START + dt.timedelta(seconds=s) for s in (40, 80)])
+    monkeypatch.setattr("oversight.models.base.utcnow", lambda: next(moments))
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        if len(slept) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("time.sleep", sleep)
+    result = app.test_cli_runner().invoke(refresh_stats_command, ["--follow", "--poll", "5"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("已预先计算统计数据 1 项") == 2
+    assert slept == [5.0, 5.0]
+    assert clock.computed == [START, START + dt.timedelta(seconds=40),
+                              START + dt.timedelta(seconds=80)]
+
+
 def test_only_users_allowed_statistics_have_a_scope(demo):
     from helpers import user
 
