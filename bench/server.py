@@ -247,7 +247,9 @@ class Server:
                "--bind", f"127.0.0.1:{self.port}", "--timeout", str(self.timeout),
                # gunicorn's control socket defaults to one path per user: two servers on
                # one machine would fight over it.
-               "--no-control-socket", self.app]
+               "--no-control-socket",
+               # as the README deploys it: each worker warms up before its first request
+               "--config", "python:oversight.gunicorn_conf", self.app]
         with open(self.log_path, "ab") as log:
             # A process group of its own: its id is the master's pid, and every worker and
             # the indexer belong to it, so one killpg reaches them all at the same instant.

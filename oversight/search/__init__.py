@@ -11,6 +11,7 @@ users may type, snippets) and ``service``.
 """
 
 from oversight.search.indexer import follow, index_pending, rebuild
-from oversight.search.service import Hit, SearchResult, search, similar
+from oversight.search.service import Hit, SearchResult, search, similar, warm
 
-__all__ = ["Hit", "SearchResult", "follow", "index_pending", "rebuild", "search", "similar"]
+__all__ = ["Hit", "SearchResult", "follow", "index_pending", "rebuild", "search", "similar",
+           "warm"]

@@ -300,6 +300,11 @@ def _heap_gives_back() -> None:
 # --- one engine per searcher (index generation) ---------------------------------------------
 
 
+#: The columns searches read whole and keep per segment (``_column_values``): dates and
+#: lengths (ranking, date filters), and the filters' and facets' text columns.
+CACHED_COLUMNS = ("created", "length", "case_type", "state", "organ_id", "category_set")
+
+
 class Engine:
     """Reads one searcher's index. Not shared between threads (the pool hands a searcher to
     one request at a time); its caches live as long as the searcher."""
@@ -315,6 +320,13 @@ class Engine:
         self._flat: dict[int, object] = {}
         self._scopes: dict[int, list[int]] = {}
         self._avg_length: float | None = None
+
+    def warm(self) -> None:
+        """Read every segment's CACHED_COLUMNS into the cache now (a new worker, before its
+        first request), instead of on the first search or case page that needs them."""
+        for reader, *_rest in self.leaves:
+            for name in CACHED_COLUMNS:
+                _column_values(reader, name)
 
     # ---- postings
 

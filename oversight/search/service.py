@@ -160,6 +160,16 @@ def _pool():
     return store.pool_for(store.index_root())
 
 
+def warm() -> bool:
+    """Fill the current index's column caches (``Engine.warm``); False when there is no
+    index yet."""
+    with _pool().searcher() as (_ident, searcher):
+        if searcher is None:
+            return False
+        engine_for(searcher).warm()
+        return True
+
+
 def search(actor, q: str, *, case_type: str = "", state: str = "", organ_id: int | None = None,
            date_from: dt.date | None = None, date_to: dt.date | None = None,
            category: str = "", sort: str = "relevance", page: int = 1, per_page: int = 20
