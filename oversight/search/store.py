@@ -20,7 +20,6 @@ import json
 import logging
 import mmap
 import os
-import re
 import secrets
 import shutil
 import threading
@@ -32,6 +31,7 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import StructFile
+from whoosh.index import _DEF_INDEX_NAME, TOC
 
 from oversight.search.schema import SCHEMA_VERSION, build_schema
 
@@ -96,8 +96,9 @@ KEEP_UNUSED_SECONDS = 120
 
 
 _UNUSED = ".unused-"
-#: a table of contents: Whoosh's ``TOC._pattern`` for our one index name, MAIN
-_TOC = re.compile(r"^_MAIN_[0-9]+\.toc$")
+#: the name of a table of contents, as Whoosh itself matches it (our one index is its
+#: default, MAIN)
+_TOC = TOC._pattern(_DEF_INDEX_NAME)
 #: {(index folder, file name): when a commit first left it unused}, read from the markers
 #: once per process.
 _UNUSED_SINCE: dict[tuple[str, str], float] = {}

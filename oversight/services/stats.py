@@ -683,27 +683,17 @@ def _write(statement) -> None:
         log.warning("statistics not kept", exc_info=True)
 
 
-#: How each kind of kept figures is counted again from its key: (key, now) -> figures, or
-#: None when the key no longer names anything to count.
-_COUNTERS: dict[str, Callable[[str, dt.datetime], Any]] = {}
-
-
-def _counter(kind: str):
-    def register(function):
-        _COUNTERS[kind] = function
-        return function
-    return register
-
-
-@_counter("dashboard")
 def _count_dashboard(key: str, now: dt.datetime) -> dict[str, Any] | None:
     scope = Scope.from_key(key)
     return None if scope is None else dashboard_figures(scope, now)
 
 
-@_counter("transparency")
-def _count_transparency(_key: str, _now: dt.datetime) -> list:
-    return transparency_figures()
+#: How each kind of kept figures (the key's first part) is counted again from its key:
+#: (key, now) -> figures, or None when the key no longer names anything to count.
+_COUNTERS: dict[str, Callable[[str, dt.datetime], Any]] = {
+    "dashboard": _count_dashboard,
+    "transparency": lambda _key, _now: transparency_figures(),
+}
 
 
 @dataclass
