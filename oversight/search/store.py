@@ -24,6 +24,7 @@ import secrets
 import shutil
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,13 +111,41 @@ class MappedFileStorage(FileStorage):
     system call (the index is written as separate files per segment: Whoosh's compound
     files are mmapped too, but copied whole into memory each time a searcher opens them)."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        #: the files this storage mapped and has not closed (for ``release_pages``)
+        self._maps: weakref.WeakSet[mmap.mmap] = weakref.WeakSet()
+
     def open_file(self, name, **kwargs):
         with open(self._fpath(name), "rb") as fh:
             try:
                 mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
             except ValueError:  # an empty file cannot be mapped
                 return super().open_file(name, **kwargs)
+        self._maps.add(mapped)
         return StructFile(mapped, name=name, **kwargs)
+
+    def release_pages(self) -> None:
+        """Let go of the pages a request mapped: the searcher pool calls this as each
+        searcher is checked back in.
+
+        A mapped page a process has read stays in its resident memory (RSS) until the
+        file is closed, and a searcher's files stay open for the whole index generation.
+        The kernel also maps whole folios of page cache (up to megabytes), not just the
+        4 kB asked for. So a worker's RSS grew with every posting block, stored field and
+        ``flat`` text any request had read: at a million documents, 118 MB of mapped index
+        after fifty case pages and seven searches, on top of the 150 MB of its own.
+
+        ``MADV_DONTNEED`` on a read-only file mapping only unmaps: the pages stay in the
+        page cache, shared by all processes, and the next read maps them again (a minor
+        fault, no disk read). Measured at a million documents, no change in the time of
+        the search or the case page (``bench/pages.py``). A map another thread is reading
+        is safe to release for the same reason."""
+        if not hasattr(mmap, "MADV_DONTNEED"):  # not Linux or BSD: nothing to do
+            return
+        for mapped in list(self._maps):
+            with contextlib.suppress(ValueError):  # closed meanwhile
+                mapped.madvise(mmap.MADV_DONTNEED)
 
     def list(self):
         """The index's files, less those a commit left unused less than
@@ -308,6 +337,9 @@ class SearcherPool:
                     self._idle.append((name, chosen))
                 else:
                     chosen.close()
+            ix = self._indexes.get(name)
+        if ix is not None:
+            ix.storage.release_pages()
 
     def close(self) -> None:
         with self._lock:
