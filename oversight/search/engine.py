@@ -40,6 +40,7 @@ import datetime as dt
 import heapq
 import math
 import mmap
+import struct
 import sys
 import threading
 import zlib
@@ -52,6 +53,7 @@ from itertools import accumulate, compress, filterfalse, repeat
 from itertools import count as numbering_from
 from operator import add, itemgetter, truediv
 from pickle import loads
+from typing import Any
 
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching.mcore import ListMatcher
@@ -232,6 +234,72 @@ def _codes(col) -> Codes:
     return Codes(codes, [v.decode("utf-8") for v in numbering])
 
 
+class MappedBytes:
+    """A ``VarBytesColumn`` of one segment read value by value from its mapped file.
+
+    Whoosh's reader copies the column's whole offset and length tables into arrays as it
+    opens: at a million documents 6 MB for ``flat`` and 6 MB for the stored fields, kept
+    in every worker for the index generation (and 5 MB again for ``key`` at each date
+    sort). Here a value's offset and length are unpacked from the mapped tables when it is
+    read, so a case page or a search holds only what it reads.
+
+    ``of`` answers None where this cannot apply (a file not mapped, or a column too
+    small for Whoosh to have written its offsets: then its reader is cheap anyway)."""
+
+    __slots__ = ("source", "base", "_offsets", "_lengths", "_offset", "_length")
+
+    def __init__(self, source: mmap.mmap, base: int, offsets: int, offset_code: str,
+                 lengths: int, length_code: str):
+        self.source, self.base = source, base
+        self._offsets, self._lengths = offsets, lengths
+        self._offset = struct.Struct(">" + offset_code)
+        self._length = struct.Struct(">" + length_code)
+
+    @classmethod
+    def of(cls, reader, name: str) -> MappedBytes | None:
+        perdoc = getattr(reader, "_perdoc", None)
+        if perdoc is None or not perdoc.has_column(name):
+            return None
+        files = perdoc._colfiles
+        if name not in files:
+            files[name] = perdoc._get_column_file(name)
+        dbfile, base, length = files[name]
+        source = getattr(dbfile, "file", None)
+        if not isinstance(source, mmap.mmap) or length < 3:
+            return None
+        # the layout ``VarBytesColumn.Writer.finish`` writes: the values, the lengths,
+        # the offsets, the two type codes and "X" (without "X": no offsets were written)
+        last = base + length - 1
+        if source[last:last + 1] != b"X":
+            return None
+        length_code, offset_code = chr(source[last - 2]), chr(source[last - 1])
+        if not all(code in "BHIiLlQq" and array(code).itemsize == struct.calcsize(">" + code)
+                   for code in (length_code, offset_code)):
+            return None  # a type whose size on disk this platform reads differently
+        count = reader.doc_count_all()
+        offsets = last - 2 - count * array(offset_code).itemsize
+        lengths = offsets - count * array(length_code).itemsize
+        return cls(source, base, offsets, offset_code, lengths, length_code)
+
+    def span(self, docnum: int) -> tuple[int, int]:
+        """Where the value of ``docnum`` starts in the mapped file, and its length."""
+        offset, = self._offset.unpack_from(self.source,
+                                           self._offsets + docnum * self._offset.size)
+        length, = self._length.unpack_from(self.source,
+                                           self._lengths + docnum * self._length.size)
+        return self.base + offset, length
+
+    def __getitem__(self, docnum: int) -> bytes:
+        start, length = self.span(docnum)
+        return self.source[start:start + length]
+
+
+def _stored_value(raw: bytes) -> dict[str, Any]:
+    """A document's stored fields from their column value (Whoosh's ``STORED_COLUMN``: a
+    pickle, compressed with zlib; empty for a document that stored nothing)."""
+    return loads(zlib.decompress(raw)) if raw else {}
+
+
 def _ending_with(reader) -> dict[str, list[str]]:
     """{character: the two-character terms of one segment's bigram field ending with it},
     read from the lexicon once per segment (for lone-character needles)."""
@@ -317,7 +385,9 @@ class Engine:
                         else frozenset()) for r, off in self.reader.leaf_readers()]
         self.doc_count = max(1, self.reader.doc_count())
         self._df: dict[tuple[str, str], int] = {}
-        self._flat: dict[int, object] = {}
+        self._flat: dict[int, Any] = {}
+        self._stored: dict[int, Any] = {}
+        self._keys: dict[int, Any] = {}
         self._scopes: dict[int, list[int]] = {}
         self._avg_length: float | None = None
 
@@ -454,11 +524,20 @@ class Engine:
                 return self._flat_column(i)[docnum - offset].decode("utf-8")
         raise IndexError(docnum)
 
+    def _column(self, cache: dict[int, Any], leaf: int, name: str):
+        """A column's values of one leaf, read one by one: ``MappedBytes``, else Whoosh's
+        own reader (None for ``_stored``, which has none: ``stored_fields`` then asks the
+        segment), kept for this searcher in ``cache``."""
+        if leaf not in cache:
+            reader = self.leaves[leaf][0]
+            col = MappedBytes.of(reader, name)
+            if col is None and name != "_stored":
+                col = reader.column_reader(name, translate=False)
+            cache[leaf] = col
+        return cache[leaf]
+
     def _flat_column(self, leaf: int):
-        col = self._flat.get(leaf)
-        if col is None:
-            col = self._flat[leaf] = self.leaves[leaf][0].column_reader("flat", translate=False)
-        return col
+        return self._column(self._flat, leaf, "flat")
 
     def occurrences(self, docnums: list[int], flat: str) -> dict[int, float]:
         """{docnum: occurrences of ``flat`` in its ``flat`` column} of ``docnums`` (sorted)
@@ -472,12 +551,11 @@ class Engine:
             if lo == hi:
                 continue
             col = self._flat_column(i)
-            source = getattr(getattr(col, "_dbfile", None), "file", None)
-            if isinstance(source, mmap.mmap) and hasattr(col, "_offsets"):
-                base, offsets, lengths = col._basepos, col._offsets, col._lengths
+            if isinstance(col, MappedBytes):
+                source, span = col.source, col.span
                 for d in docnums[lo:hi]:
-                    start = base + offsets[d - offset]
-                    n = source[start:start + lengths[d - offset]].count(needle)
+                    start, length = span(d - offset)
+                    n = source[start:start + length].count(needle)
                     if n:
                         out[d] = float(n)
             else:
@@ -534,11 +612,24 @@ class Engine:
     def stored_keys(self, docnums: list[int]) -> list[str]:
         """The ``key`` column of ``docnums`` (sorted), read directly (not cached)."""
         out = []
-        for reader, offset, count, _deleted in self.leaves:
-            lo, hi = bisect_left(docnums, offset), bisect_left(docnums, offset + count)
-            if lo < hi:
-                col = reader.column_reader("key", translate=False)
-                out += [col[d - offset].decode("utf-8") for d in docnums[lo:hi]]
+        for leaf, _part, local in self._parts(docnums):
+            col = self._column(self._keys, leaf, "key")
+            out += [col[d].decode("utf-8") for d in local]
+        return out
+
+    def stored_fields(self, docnums: Sequence[int]) -> list[dict[str, Any]]:
+        """The stored fields of ``docnums`` (any order), as ``searcher.stored_fields``
+        gives them, without Whoosh's reader keeping the column's tables."""
+        out = []
+        for d in docnums:
+            for leaf, (reader, offset, count, _deleted) in enumerate(self.leaves):
+                if offset <= d < offset + count:
+                    col = self._column(self._stored, leaf, "_stored")
+                    out.append(reader.stored_fields(d - offset) if col is None
+                               else _stored_value(col[d - offset]))
+                    break
+            else:
+                raise IndexError(d)
         return out
 
     # ---- ranking

@@ -212,7 +212,7 @@ def search(actor, q: str, *, case_type: str = "", state: str = "", organ_id: int
             docnums = _by_date(engine, matched)[offset:offset + per_page]
         else:
             docnums = engine.rank(matched, tfs, offset + per_page)[offset:]
-        stored = [searcher.stored_fields(d) for d in docnums]
+        stored = engine.stored_fields(docnums)
     hits = _hits(actor, stored, parsed.needles)
     return SearchResult(hits, total, page, pages, facets, notes, None)
 
@@ -391,5 +391,5 @@ def similar(actor, case, *, limit: int = 5, window_days: int = 90) -> list[Hit]:
         need = min(len(terms), max(2, math.ceil(len(terms) * SIMILAR_MIN_SHARE)))
         candidates = sorted(d for d, k in shared.items() if k >= need)
         docnums = engine.rank(candidates, tfs, limit)
-        stored = [searcher.stored_fields(d) for d in docnums]
+        stored = engine.stored_fields(docnums)
     return _hits(actor, stored, terms)[:limit]

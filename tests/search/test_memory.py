@@ -1,7 +1,9 @@
 """A worker's resident memory and the search index (issue 8: RSS ≤ 150 MB a worker).
 
-The index is read through ``mmap``; the pages a request read must not stay mapped in the
-worker once the searcher is checked back in (``MappedFileStorage.release_pages``)."""
+The index is read through ``mmap``: the pages a request read must not stay mapped in the
+worker once the searcher is checked back in (``MappedFileStorage.release_pages``), and a
+big segment's text columns are read value by value from the mapped file, without copying
+their tables of offsets and lengths (``engine.MappedBytes``)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,11 @@ from pathlib import Path
 import pytest
 from helpers import user
 from search_helpers import complain
+from whoosh.columns import VarBytesColumn
 
 from oversight.search import index_pending, search, similar
+from oversight.search.engine import MappedBytes
+from oversight.search.service import engine_for
 from oversight.search.store import index_root, pool_for
 
 pytestmark = pytest.mark.search
@@ -47,3 +52,51 @@ def test_the_pages_a_request_read_are_unmapped_when_its_searcher_is_checked_in(a
     assert search(inspector, "态度蛮横").total == 5
     assert similar(inspector, cases[0])
     assert mapped_kb(root) == 0
+
+
+@pytest.fixture
+def offsets_written(monkeypatch):
+    """Whoosh writes a text column's table of offsets only past 32,768 documents (a
+    smaller one is read by summing its lengths): here every column writes it, as the big
+    segment of a real index does."""
+    real = VarBytesColumn.Writer.__init__
+
+    def always(self, dbfile, allow_offsets=True, cutoff=2**15):
+        real(self, dbfile, allow_offsets, 0)
+
+    monkeypatch.setattr(VarBytesColumn.Writer, "__init__", always)
+
+
+def test_a_big_segments_text_is_read_from_the_mapped_file(app, demo, offsets_written):
+    narratives = [f"辅警在路口执勤时态度蛮横，辱骂群众并推搡第{i}人。" for i in range(4)]
+    narratives.append("协警酒后驾驶警用车辆，撞坏路边护栏后离开。")
+    cases = [complain(narrative=text) for text in narratives]
+    index_pending()
+    with pool_for(index_root()).searcher() as (_ident, searcher):
+        engine = engine_for(searcher)
+        docnums = list(range(searcher.doc_count_all()))
+        assert engine.stored_fields(docnums) == [searcher.stored_fields(d) for d in docnums]
+        assert engine.stored_fields(docnums[::-1])[0] == searcher.stored_fields(docnums[-1])
+        flat = searcher.reader().column_reader("flat", translate=False)
+        assert [engine.flat(d) for d in docnums] == [flat[d].decode() for d in docnums]
+        keys = searcher.reader().column_reader("key", translate=False)
+        assert engine.stored_keys(docnums) == [keys[d].decode() for d in docnums]
+        assert sorted(engine.occurrences(docnums, "态度蛮横")) == [
+            d for d in docnums if "态度蛮横" in flat[d].decode()]
+        # read through the mapped tables, Whoosh's readers (and their arrays) unused
+        for cache in (engine._stored, engine._flat, engine._keys):
+            assert cache and all(isinstance(c, MappedBytes) for c in cache.values())
+    inspector = user("inspector")
+    result = search(inspector, "态度蛮横")
+    assert result.total == 4 and {h.case_id for h in result.hits} == {c.id for c in cases[:4]}
+    assert [h.case_id for h in similar(inspector, cases[0])]
+
+
+def test_a_small_segment_falls_back_to_whooshs_readers(app, demo):
+    complain(narrative="辅警在路口执勤时态度蛮横。")
+    index_pending()
+    with pool_for(index_root()).searcher() as (_ident, searcher):
+        engine = engine_for(searcher)
+        assert engine.stored_fields([0]) == [searcher.stored_fields(0)]
+        assert "辅警在路口执勤时态度蛮横" in engine.flat(0)
+        assert engine._stored == {0: None} and not isinstance(engine._flat[0], MappedBytes)
