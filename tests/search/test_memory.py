@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import user
+from helpers import organ, user
 from search_helpers import complain
 from whoosh.columns import VarBytesColumn
+from whoosh.query import Term
 
 from oversight.search import index_pending, search, similar
 from oversight.search.engine import MappedBytes
@@ -100,3 +101,15 @@ def test_a_small_segment_falls_back_to_whooshs_readers(app, demo):
         assert engine.stored_fields([0]) == [searcher.stored_fields(0)]
         assert "辅警在路口执勤时态度蛮横" in engine.flat(0)
         assert engine._stored == {0: None} and not isinstance(engine._flat[0], MappedBytes)
+
+
+def test_an_organs_scope_is_read_from_the_posting_blocks_alone(app, demo):
+    for code in ("BJ-CY", "BJ-CY", "BJ-HD", "BJ-CY"):
+        complain(code, narrative="辅警在路口执勤时态度蛮横。")
+    index_pending()
+    with pool_for(index_root()).searcher() as (_ident, searcher):
+        engine = engine_for(searcher)
+        for code in ("BJ", "BJ-CY", "BJ-HD"):
+            organ_id = organ(code).id
+            expected = sorted(searcher.docs_for_query(Term("organ_path", str(organ_id))))
+            assert list(engine.scope(organ_id)) == expected and expected
