@@ -140,8 +140,9 @@ def _nbytes(value) -> int:
 
 
 class Codes:
-    """A text column of one segment, compactly: a code per document (2 bytes, or 4 past
-    65,536 distinct values) and the distinct values (``values[codes[docnum]]``). The text
+    """A text column of one segment, compactly: a code per document (a byte for up to 256
+    distinct values, 2 bytes up to 65,536, else 4) and the distinct values
+    (``values[codes[docnum]]``). The text
     columns hold a few distinct values each (case types, states, organs, category sets):
     as a list of strings, a million documents cost 8 MB a column in every worker."""
 
@@ -179,6 +180,7 @@ def _column_values(reader, name: str):
             values = _numbers(col, "Q", count)
         elif name == "length":
             values = _numbers(col, "I", count)
+            values = _narrowest(values, max(values, default=0))
         else:
             values = _codes(col)
     return _columns.put(key, values, _nbytes(values))
@@ -229,9 +231,18 @@ def _codes(col) -> Codes:
                                                                   strict=True)])
     else:
         codes = array("I", map(code, col))
-    if len(numbering) <= 1 << 16:
-        codes = array("H", codes)
-    return Codes(codes, [v.decode("utf-8") for v in numbering])
+    return Codes(_narrowest(codes, len(numbering) - 1),
+                 [v.decode("utf-8") for v in numbering])
+
+
+def _narrowest(values: array, largest: int) -> array:
+    """``values`` (none above ``largest``, none negative) in the narrowest unsigned type
+    that holds them: a case type's or a state's code in a byte, the lengths in two
+    (at a million documents, 1–2 MB a column in every worker)."""
+    for typecode in ("B", "H"):
+        if largest < 1 << 8 * array(typecode).itemsize:
+            return values if values.typecode == typecode else array(typecode, values)
+    return values
 
 
 class MappedBytes:

@@ -7,6 +7,7 @@ their tables of offsets and lengths (``engine.MappedBytes``)."""
 
 from __future__ import annotations
 
+from array import array
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from whoosh.columns import VarBytesColumn
 from whoosh.query import Term
 
 from oversight.search import index_pending, search, similar
-from oversight.search.engine import MappedBytes
+from oversight.search.engine import MappedBytes, _narrowest
 from oversight.search.service import engine_for
 from oversight.search.store import index_root, pool_for
 
@@ -113,3 +114,23 @@ def test_an_organs_scope_is_read_from_the_posting_blocks_alone(app, demo):
             organ_id = organ(code).id
             expected = sorted(searcher.docs_for_query(Term("organ_path", str(organ_id))))
             assert list(engine.scope(organ_id)) == expected and expected
+
+
+def test_cached_columns_take_the_narrowest_type(app, demo):
+    complain(narrative="辅警在路口执勤时态度蛮横。")
+    index_pending()
+    complain(narrative="辅警推搡群众" * 12_000)  # a length past two bytes
+    index_pending()
+    with pool_for(index_root()).searcher() as (_ident, searcher):
+        engine = engine_for(searcher)
+        engine.warm()
+        for leaf in range(len(engine.leaves)):
+            for name in ("case_type", "state"):
+                assert engine._values(leaf, name).codes.typecode == "B"
+            lengths = engine._values(leaf, "length")
+            assert lengths.typecode == ("B" if max(lengths) < 256 else "I")
+        everything = list(range(searcher.doc_count_all()))
+        assert max(engine.column("length", everything)) >= 1 << 16  # kept whole
+    assert _narrowest(array("I", [0, 255]), 255).typecode == "B"
+    assert _narrowest(array("I", [0, 256]), 256).typecode == "H"
+    assert _narrowest(array("I", [1 << 16]), 1 << 16).tolist() == [1 << 16]
