@@ -47,7 +47,7 @@ def test_a_warmed_worker_reads_no_column_at_its_first_search(app, demo, monkeypa
     engine_mod._columns.clear()
     read = _read_columns(monkeypatch)
     took = warm(app)
-    assert set(took) == {"templates", "words", "search"}
+    assert set(took) == {"templates", "models", "words", "search"}
     with pool_for(index_root()).searcher() as (_ident, searcher):
         segments = len(searcher.reader().leaf_readers())
     # each segment's CACHED_COLUMNS: four text, two numeric
