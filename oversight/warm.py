@@ -4,9 +4,10 @@ A cold worker's first pages paid for what every later page reuses: compiling the
 templates (0.16 s of the first case page), setting up the models' relationships (30 ms
 of the first query), loading the word segmenter's dictionary (0.07 s), and reading and
 numbering the search index's columns (at a million cases, 0.46 s of the first case
-page's similar cases and most of the first search's 0.52 s). ``warm`` does all that once, when gunicorn has loaded the app in the worker and before
-the worker accepts a connection (``oversight.gunicorn_conf``), so no user waits for it:
-a restart's workers start a second or so later instead.
+page's similar cases and most of the first search's 0.52 s). ``warm`` does all that
+once, when gunicorn has loaded the app in the worker and before the worker accepts a
+connection (``oversight.gunicorn_conf``), so no user waits for it: a restart's workers
+start a second or so later instead.
 """
 
 from __future__ import annotations
