@@ -16,10 +16,16 @@ from search_helpers import complain
 from whoosh.columns import VarBytesColumn
 from whoosh.query import Term
 
+from oversight.extensions import db
+from oversight.models import Complaint
+from oversight.models.base import utcnow
+from oversight.search import engine as engine_mod
 from oversight.search import index_pending, search, similar
-from oversight.search.engine import MappedBytes, _narrowest
+from oversight.search.engine import MappedBytes, SegmentCache, _narrowest
 from oversight.search.service import engine_for
 from oversight.search.store import index_root, pool_for
+from oversight.services.uow import unit_of_work
+from oversight.services.workflow import record_outbox
 
 pytestmark = pytest.mark.search
 
@@ -134,3 +140,29 @@ def test_cached_columns_take_the_narrowest_type(app, demo):
     assert _narrowest(array("I", [0, 255]), 255).typecode == "B"
     assert _narrowest(array("I", [0, 256]), 256).typecode == "H"
     assert _narrowest(array("I", [1 << 16]), 1 << 16).tolist() == [1 << 16]
+
+
+def test_scopes_are_kept_within_their_budget_and_read_again_when_dropped(app, demo,
+                                                                        monkeypatch):
+    budget = 8  # bytes: two documents' numbers, so every scope is dropped again
+    monkeypatch.setattr(engine_mod, "SCOPES_BUDGET", budget)
+    monkeypatch.setattr(engine_mod, "_scopes", SegmentCache(budget))
+    cases = [complain(code, narrative="辅警在路口执勤时态度蛮横。")
+             for code in ("BJ-CY", "BJ-CY-SLT", "BJ-HD", "BJ-CY", "BJ-HD")]
+    index_pending()
+    with unit_of_work():  # indexed again: a new segment, and a deletion in an older one
+        record_outbox(db.session.get(Complaint, cases[0].id), utcnow())
+    index_pending()
+    codes = ("BJ", "BJ-CY", "BJ-CY-SLT", "BJ-HD")
+    with pool_for(index_root()).searcher() as (_ident, searcher):
+        engine = engine_for(searcher)
+        # several segments, one with a deletion: the copies' path
+        assert len(engine.leaves) > 1 and any(leaf[3] for leaf in engine.leaves)
+        expected = {code: sorted(searcher.docs_for_query(
+            Term("organ_path", str(organ(code).id)))) for code in codes}
+        assert len(expected["BJ"]) == 5
+        for _round in range(2):
+            for code in codes:
+                assert list(engine.scope(organ(code).id)) == expected[code]
+                for cache in (engine_mod._scopes, engine._scopes):
+                    assert cache.used <= budget or len(cache._items) == 1
