@@ -6,7 +6,9 @@ process, one after the other on the same kept instance: the app is created and w
 as gunicorn's hook warms a worker (``oversight.warm``, when the checkout has it), the
 city bureau's leader signs in, and the pages the load benchmark drives are fetched in
 turn: the queue's first five pages, the to-do queue, 50 case pages, the dashboard, the
-deadlines and seven searches; then the whole walk again. After each group the process's
+deadlines and seven searches; then the whole walk again; then every organ's scope is read
+through the search engine (what case pages across the province would read, which one
+user's walk cannot show). After each group the process's
 memory is read from ``/proc/self/status`` as ``bench/load.py`` reads a worker's: RSS, of
 which the process's own (``RssAnon``) and mapped files (``RssFile``: libraries and the
 search index's pages). The test client stands in for gunicorn (a few MB of its own).
@@ -110,6 +112,24 @@ def walk(instance: Path, rounds: int, case_ids: list[int]) -> dict:
                     raise RuntimeError(f"{path} answered {status}")
             steps.append({"step": f"{name} ({walk_round})", "pages": len(paths),
                           "seconds": round(time.perf_counter() - started, 2), **memory_mb()})
+    # What case pages across the whole province would add, which one user's walk cannot
+    # show: every organ's scope read through the search engine, as a similar-cases list
+    # reads its case organ's.
+    from oversight.extensions import db
+    from oversight.models import Organ
+    from oversight.search.service import _pool, engine_for
+
+    started = time.perf_counter()
+    with app.app_context():
+        organ_ids = db.session.execute(db.select(Organ.id)).scalars().all()
+        with _pool().searcher() as (_ident, searcher):
+            if searcher is not None:
+                engine = engine_for(searcher)
+                for organ_id in organ_ids:
+                    engine.scope(organ_id)
+        db.session.remove()
+    steps.append({"step": "every organ's scope", "pages": len(organ_ids),
+                  "seconds": round(time.perf_counter() - started, 2), **memory_mb()})
     return {"steps": steps, "peak": {k: max(s[k] for s in steps) for k in ("rss", "anon")}}
 
 
