@@ -6,12 +6,13 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from helpers import login, make_complaint, sql_statements
+from helpers import login, make_complaint, organ, sql_statements
 from webhelpers import pager_links
 
 from oversight.extensions import db
 from oversight.models import Notice
 from oversight.models.base import utcnow
+from oversight.services import registry
 from workflows.clocks import to_local
 
 
@@ -71,9 +72,18 @@ def test_todo_lists_what_waits_for_this_role_oldest_first(client, demo):
                 workflow.fire(case, trigger, user(who), data)
     login(client, demo, "leader")
     html = client.get("/staff/?state=todo").get_data(as_text=True)
-    assert "待我处理 2 件" in html
+    assert "待我处理 2 件" in html and "（共 2 件）" in html  # the list is the 待我处理
     assert html.index(older.number) < html.index(newer.number)
     assert untouched.number not in html.split("</thead>", 1)[1]
+    # narrowed to an organ, the list is counted on its own; the 待我处理 stays the scope's
+    station = organ("BJ-CY-SLT")
+    html = client.get(f"/staff/?state=todo&organ={station.id}").get_data(as_text=True)
+    assert "待我处理 2 件" in html and "（共 0 件）" in html
+    # every type's to-do list counts what its 待我处理 says (none awaits the role: 0)
+    for kind in registry.case_types():
+        html = client.get(f"/staff/?type={kind}&state=todo").get_data(as_text=True)
+        todo = re.search(r"待我处理 (\d+) 件", html).group(1)
+        assert f"（共 {todo} 件）" in html, kind
 
 
 # --------------------------------------------------------------------------- deadlines pages

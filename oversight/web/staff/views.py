@@ -140,19 +140,27 @@ def queue():
     elif state == "todo":
         q = q.where(model.state.in_(list(spec.states_awaiting(current_user.role))))
         oldest_first = True  # first come, first served
+    narrowed = False
     if organ.isdigit() and len(organ) < 19:  # larger than any id (and than SQLite's integers)
         chosen = db.session.get(Organ, int(organ))
         if chosen is not None and in_scope(current_user, chosen):
             q = q.where(in_subtree(model.organ_id, chosen.path))
+            narrowed = True
     ids = q.with_only_columns(model.id)
     # The listed cases' count and 待我处理 per case type (the states awaiting this role,
-    # derived from each table), in one statement: one round trip instead of eight.
+    # derived from each table), in one statement: one round trip instead of eight. The
+    # to-do list of the whole scope is its type's 待我处理 itself: counted once (at a
+    # million cases, counting the city bureau's to-do complaints twice was 0.5 ms).
     awaiting = {name: count for name in registry.case_types()
                 if (count := _awaiting_count(name)) is not None}
-    total, *counts = db.session.execute(sa.select(
-        sa.select(sa.func.count()).select_from(ids.subquery()).scalar_subquery(),
-        *awaiting.values())).one()
+    listed = [] if state == "todo" and not narrowed else [
+        sa.select(sa.func.count()).select_from(ids.subquery()).scalar_subquery()]
+    columns = [*listed, *awaiting.values()]
+    counts = list(db.session.execute(sa.select(*columns)).one()) if columns else []
+    total = counts.pop(0) if listed else None
     todo = dict.fromkeys(registry.case_types(), 0) | dict(zip(awaiting, counts, strict=True))
+    if total is None:
+        total = todo[kind]
     paging = paginate(total)
     # The page's ids first, then its rows: the ids and dates come from the case table's
     # indexes alone, so sorting thousands of a scope's cases never reads their rows
