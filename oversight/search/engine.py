@@ -150,9 +150,9 @@ def _nbytes(value) -> int:
 class Codes:
     """A text column of one segment, compactly: a code per document (a byte for up to 256
     distinct values, 2 bytes up to 65,536, else 4) and the distinct values
-    (``values[codes[docnum]]``). The text
-    columns hold a few distinct values each (case types, states, organs, category sets):
-    as a list of strings, a million documents cost 8 MB a column in every worker."""
+    (``values[codes[docnum]]``). The text columns hold a few distinct values each (case
+    types, states, organs, category sets): as a list of strings, a million documents cost
+    8 MB a column in every worker."""
 
     __slots__ = ("codes", "values")
 
