@@ -842,38 +842,3 @@ def _read(matcher, want: Sequence[int] | None, key: tuple) -> dict[int, float]:
         if want is not None:
             i = j
     return out
-    blocks = _directory(key, matcher, None if want is None else want[-1])
-    maxids, starts, ends, packed = blocks.maxids, blocks.starts, blocks.ends, blocks.packed
-    known = len(packed)
-    get = matcher._postfile.get
-    if want is None:
-        first, last = 0, known - 1
-    else:
-        first = bisect_left(maxids, want[0], 0, known)
-        last = min(bisect_left(maxids, want[-1], 0, known), known - 1)
-    i = 0
-    for b in range(first, last + 1):
-        prev, top = (maxids[b - 1] if b else -1), maxids[b]
-        if want is not None:
-            i = bisect_right(want, prev, i)
-            j = bisect_right(want, top, i)
-            if i == j:
-                continue
-        data = get(starts[b], ends[b] - starts[b])
-        if packed[b]:
-            data = zlib.decompress(data)
-        deltas, weights, _values = loads(data)
-        ids = list(accumulate(deltas))
-        if weights is None or isinstance(weights, float):
-            weights = [1.0 if weights is None else weights] * len(ids)
-        if want is None or j - i == top - prev:  # every number the block may hold
-            out += zip(ids, weights, strict=True)
-        elif j - i < len(ids):
-            in_block = dict(zip(ids, weights, strict=True))
-            out += [(d, in_block[d]) for d in want[i:j] if d in in_block]
-        else:
-            wanted = set(want[i:j])
-            out += [p for p in zip(ids, weights, strict=True) if p[0] in wanted]
-        if want is not None:
-            i = j
-    return out
