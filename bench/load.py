@@ -272,6 +272,10 @@ def run_size(dialect: str, pg_url: str | None, size: int, args) -> dict:
             report["worker_memory_mb"] = {
                 str(pid): {k: round(v / 2**20, 1) for k, v in server.memory(pid).items()}
                 for pid in srv.worker_pids()}
+            # what the mapped part is: libraries, or pages of the search index
+            report["worker_mapped_files_mb"] = {
+                str(pid): {k: round(v / 2**20, 1) for k, v in server.mapped_files(pid).items()}
+                for pid in srv.worker_pids()}
         report["runs"] = runs
         ceiling = runs["bare_flask"]["per_second"]
         report["ratios_to_bare_flask"] = {

@@ -210,6 +210,29 @@ def memory(pid: int) -> dict[str, int]:
     return out
 
 
+def mapped_files(pid: int, top: int = 6) -> dict[str, int]:
+    """The files that most of a process's resident mapped memory (``RssFile``) belongs
+    to, in bytes, from /proc/<pid>/smaps, largest first: the search index's files are
+    named by their folder and suffix (``search/…/.pst``), the others by their path.
+    Empty when the process is gone."""
+    try:
+        text = Path(f"/proc/{pid}/smaps").read_text()
+    except OSError:
+        return {}
+    sizes: dict[str, int] = {}
+    name = None
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and "-" in fields[0] and not fields[0].endswith(":"):  # a mapping
+            path = fields[5] if len(fields) > 5 else ""
+            name = None if not path.startswith("/") else (
+                f"search/…/{Path(path).suffix}" if "/search/" in path else path)
+        elif name is not None and fields[:1] == ["Rss:"]:
+            sizes[name] = sizes.get(name, 0) + int(fields[1]) * 1024
+    largest = sorted(sizes.items(), key=lambda item: -item[1])[:top]
+    return {path: size for path, size in largest if size}
+
+
 class Server:
     """gunicorn serving ``oversight:create_app()`` on one instance (see the module doc)."""
 

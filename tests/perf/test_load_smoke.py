@@ -42,3 +42,6 @@ def test_the_load_harness_runs_every_scenario_cleanly():
     assert set(result["access_code_ms"]) == {"right", "wrong", "unknown"}
     memory = result["worker_memory_mb"]
     assert len(memory) == 2 and all(m["rss"] >= m["anon"] > 0 for m in memory.values())
+    mapped = result["worker_mapped_files_mb"]
+    assert set(mapped) == set(memory)
+    assert all(files and all(size > 0 for size in files.values()) for files in mapped.values())
