@@ -45,3 +45,23 @@ def test_the_load_harness_runs_every_scenario_cleanly():
     mapped = result["worker_mapped_files_mb"]
     assert set(mapped) == set(memory)
     assert all(files and all(size > 0 for size in files.values()) for files in mapped.values())
+
+
+def test_the_memory_walk_runs_every_step(tmp_path):
+    """``bench/memory.py`` on a small kept instance: every group of pages answers, and
+    each step reads the process's memory."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import load
+        import memory
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    instance = load.seeded_instance("sqlite", None, 200, str(tmp_path), {})
+    report = memory.main(["--instance", str(instance.path), "--rounds", "1"])
+    [result] = report["results"]
+    steps = [step["step"] for step in result["steps"]]
+    assert steps == ["started", "app created", "warmed", "queue (1)", "to-do (1)",
+                     "case pages (1)", "dashboard (1)", "deadlines (1)", "searches (1)",
+                     "every organ's scope"]
+    assert all(step["rss"] >= step["anon"] > 0 for step in result["steps"])
+    assert result["peak"]["rss"] >= result["steps"][-1]["rss"]
