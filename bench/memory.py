@@ -25,12 +25,13 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 from urllib.parse import quote
+
+import server  # the standard library only: it imports no checkout's app
 
 ROOT = Path(__file__).resolve().parent.parent
 USER = "bj_leader"
@@ -38,13 +39,8 @@ SEARCHES = ("辅警 推搡", "态度 蛮横", "删除 视频", "殴打", "收受
 
 
 def memory_mb() -> dict[str, float]:
-    names = {"VmRSS": "rss", "RssAnon": "anon", "RssFile": "file"}
-    out = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        name, _sep, value = line.partition(":")
-        if name in names:
-            out[names[name]] = round(int(value.split()[0]) / 1024, 1)
-    return out
+    """This process's memory, as ``bench/load.py`` reads a worker's, in MB."""
+    return {k: round(v / 2**20, 1) for k, v in server.memory(os.getpid()).items()}
 
 
 def database_url(instance: Path) -> str:
@@ -97,8 +93,7 @@ def walk(instance: Path, rounds: int, case_ids: list[int]) -> dict:
         "searches": [f"/staff/search?q={quote(q)}" for q in SEARCHES],
     }
     client = app.test_client()
-    page = client.get("/staff/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    token = server.csrf_token(client.get("/staff/login").get_data(as_text=True))
     if client.post("/staff/login", data={"csrf_token": token, "username": USER,
                                          "password": marker["passwords"][USER]}
                    ).status_code != 302:

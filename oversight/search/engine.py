@@ -403,9 +403,8 @@ class Engine:
                         else frozenset()) for r, off in self.reader.leaf_readers()]
         self.doc_count = max(1, self.reader.doc_count())
         self._df: dict[tuple[str, str], int] = {}
-        self._flat: dict[int, Any] = {}
-        self._stored: dict[int, Any] = {}
-        self._keys: dict[int, Any] = {}
+        #: {(column name, leaf): its values read one by one}, see ``_column``
+        self._readers: dict[tuple[str, int], Any] = {}
         self._scopes = SegmentCache(SCOPES_BUDGET)
         self._avg_length: float | None = None
 
@@ -547,23 +546,21 @@ class Engine:
         """The ``flat`` column of one document."""
         for i, (_reader, offset, count, _deleted) in enumerate(self.leaves):
             if offset <= docnum < offset + count:
-                return self._flat_column(i)[docnum - offset].decode("utf-8")
+                return self._column("flat", i)[docnum - offset].decode("utf-8")
         raise IndexError(docnum)
 
-    def _column(self, cache: dict[int, Any], leaf: int, name: str):
+    def _column(self, name: str, leaf: int):
         """A column's values of one leaf, read one by one: ``MappedBytes``, else Whoosh's
         own reader (None for ``_stored``, which has none: ``stored_fields`` then asks the
-        segment), kept for this searcher in ``cache``."""
-        if leaf not in cache:
+        segment), kept for this searcher."""
+        key = (name, leaf)
+        if key not in self._readers:
             reader = self.leaves[leaf][0]
             col = MappedBytes.of(reader, name)
             if col is None and name != "_stored":
                 col = reader.column_reader(name, translate=False)
-            cache[leaf] = col
-        return cache[leaf]
-
-    def _flat_column(self, leaf: int):
-        return self._column(self._flat, leaf, "flat")
+            self._readers[key] = col
+        return self._readers[key]
 
     def occurrences(self, docnums: list[int], flat: str) -> dict[int, float]:
         """{docnum: occurrences of ``flat`` in its ``flat`` column} of ``docnums`` (sorted)
@@ -576,7 +573,7 @@ class Engine:
             lo, hi = bisect_left(docnums, offset), bisect_left(docnums, offset + count)
             if lo == hi:
                 continue
-            col = self._flat_column(i)
+            col = self._column("flat", i)
             if isinstance(col, MappedBytes):
                 source, span = col.source, col.span
                 for d in docnums[lo:hi]:
@@ -639,7 +636,7 @@ class Engine:
         """The ``key`` column of ``docnums`` (sorted), read directly (not cached)."""
         out = []
         for leaf, _part, local in self._parts(docnums):
-            col = self._column(self._keys, leaf, "key")
+            col = self._column("key", leaf)
             out += [col[d].decode("utf-8") for d in local]
         return out
 
@@ -650,7 +647,7 @@ class Engine:
         for d in docnums:
             for leaf, (reader, offset, count, _deleted) in enumerate(self.leaves):
                 if offset <= d < offset + count:
-                    col = self._column(self._stored, leaf, "_stored")
+                    col = self._column("_stored", leaf)
                     out.append(reader.stored_fields(d - offset) if col is None
                                else _stored_value(col[d - offset]))
                     break

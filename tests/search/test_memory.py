@@ -92,8 +92,9 @@ def test_a_big_segments_text_is_read_from_the_mapped_file(app, demo, offsets_wri
         assert sorted(engine.occurrences(docnums, "态度蛮横")) == [
             d for d in docnums if "态度蛮横" in flat[d].decode()]
         # read through the mapped tables, Whoosh's readers (and their arrays) unused
-        for cache in (engine._stored, engine._flat, engine._keys):
-            assert cache and all(isinstance(c, MappedBytes) for c in cache.values())
+        for name in ("_stored", "flat", "key"):
+            read = [col for (column, _leaf), col in engine._readers.items() if column == name]
+            assert read and all(isinstance(c, MappedBytes) for c in read)
     inspector = user("inspector")
     result = search(inspector, "态度蛮横")
     assert result.total == 4 and {h.case_id for h in result.hits} == {c.id for c in cases[:4]}
@@ -107,7 +108,8 @@ def test_a_small_segment_falls_back_to_whooshs_readers(app, demo):
         engine = engine_for(searcher)
         assert engine.stored_fields([0]) == [searcher.stored_fields(0)]
         assert "辅警在路口执勤时态度蛮横" in engine.flat(0)
-        assert engine._stored == {0: None} and not isinstance(engine._flat[0], MappedBytes)
+        assert engine._readers[("_stored", 0)] is None
+        assert not isinstance(engine._readers[("flat", 0)], MappedBytes)
 
 
 def test_an_organs_scope_is_read_from_the_posting_blocks_alone(app, demo):

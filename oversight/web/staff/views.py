@@ -155,12 +155,11 @@ def queue():
                 if (count := _awaiting_count(name)) is not None}
     listed = [] if state == "todo" and not narrowed else [
         sa.select(sa.func.count()).select_from(ids.subquery()).scalar_subquery()]
-    columns = [*listed, *awaiting.values()]
-    counts = list(db.session.execute(sa.select(*columns)).one()) if columns else []
-    total = counts.pop(0) if listed else None
-    todo = dict.fromkeys(registry.case_types(), 0) | dict(zip(awaiting, counts, strict=True))
-    if total is None:
-        total = todo[kind]
+    row = tuple(db.session.execute(sa.select(*listed, *awaiting.values())).one()) \
+        if listed or awaiting else ()
+    todo = dict.fromkeys(registry.case_types(), 0) | dict(
+        zip(awaiting, row[len(listed):], strict=True))
+    total = row[0] if listed else todo[kind]
     paging = paginate(total)
     # The page's ids first, then its rows: the ids and dates come from the case table's
     # indexes alone, so sorting thousands of a scope's cases never reads their rows
