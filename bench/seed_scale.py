@@ -827,6 +827,13 @@ def seed(engine_or_url, n_cases: int, seed: int = DEFAULT_SEED, *,
         seeder = Seeder(sink, n_cases, seed, now, focus, password_hash, batch)
         seeder.load()
         seeder.run(progress)
+        sink.commit()
+        # The kept counts of cases (queues, 待我处理) follow the app's writes, not these
+        # bulk rows: count them once, as `oversight counts --repair` does.
+        from oversight.services import counts
+
+        with engine.begin() as conn:
+            counts.repair(conn)
         seconds = time.perf_counter() - started
         if analyze:
             sink.commit()

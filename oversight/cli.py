@@ -120,6 +120,32 @@ def verify_log_command():
     click.echo(f"OK: {total} events and {notices} notices verify")
 
 
+@click.command("counts")
+@click.option("--repair", is_flag=True, help="count every case again into the kept counts")
+@with_appcontext
+def counts_command(repair):
+    """Check the kept counts of cases (queues, 待我处理) against the case tables; with
+    --repair, count them again (after cases were written around the app)."""
+    from oversight.extensions import db
+    from oversight.services import counts
+    from oversight.services.uow import unit_of_work
+
+    if repair:
+        with unit_of_work():
+            rows = counts.repair(db.session.connection())
+        click.echo(_("已重新计数：%(n)s 行（案件类型、机关、状态）", n=rows))
+        return
+    wrong = counts.check(db.session.connection())
+    for (case_type, organ_id, state), kept, actual in wrong:
+        click.echo(_("计数不符：%(type)s 机关 %(organ)s 状态 %(state)s，记录 %(kept)s 件，"
+                     "实有 %(actual)s 件", type=case_type, organ=organ_id, state=state,
+                     kept=kept, actual=actual))
+    if wrong:
+        click.echo(_("%(n)s 项计数与案件不符，请运行 oversight counts --repair", n=len(wrong)))
+        sys.exit(1)
+    click.echo(_("计数与案件一致"))
+
+
 @click.command("backup")
 @click.option("--to", "dest", type=click.Path(path_type=Path), default=None,
               help="a directory (created if missing; default instance/backups) or a new "
@@ -305,7 +331,7 @@ def build_cli() -> FlaskGroup:
                      add_version_option=False, load_dotenv=False,
                      help=_("辅警监督 · Oversight"))
     for command in (run_command, seed_demo_command, create_user_command, reset_factor_command,
-                    verify_log_command,
+                    verify_log_command, counts_command,
                     expire_suspensions_command, deadlines_command, refresh_stats_command,
                     index_command,
                     reindex_command, sweep_attachments_command, backup_command,

@@ -197,7 +197,21 @@ def app(request, tmp_path, _prepared, compiled_templates):
             prepare_database()  # TRUNCATE … RESTART IDENTITY
         yield application
         db.session.remove()
+        _counts_follow_the_cases()
         db.engine.dispose()  # close pooled connections: -W error turns leaks into failures
+
+
+def _counts_follow_the_cases() -> None:
+    """After every test, the kept counts of cases (services.counts) equal the case tables:
+    whatever the test did through the app (intake, transitions, cascades, savepoints
+    rolled back, requests that failed), no write path left a count behind."""
+    from oversight.services import counts
+
+    with db.engine.connect() as conn:
+        if not sa.inspect(conn).has_table("case_count"):
+            return  # a test that dropped the schema
+        wrong = counts.check(conn)
+    assert wrong == [], f"case_count differs from the cases ((key, kept, actual)): {wrong}"
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """The Alembic history builds exactly the schema the models declare, with one head."""
 
+import contextlib
 import os
 import uuid
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -79,11 +81,9 @@ def test_models_and_migrations_agree(tmp_path):
         _drop(pg)
 
 
-def test_existing_clocks_get_their_cases_organ(tmp_path):
-    """c511afa91d07 fills case_clock.organ_id in from each clock's case: cases and
-    clocks written at head lose the column on the way down and get it back on the way up."""
-    from helpers import make_complaint, organ
-
+@contextlib.contextmanager
+def _demo_at_head(tmp_path) -> Iterator[None]:
+    """A fresh database migrated to head with the demo data, in its app's context."""
     from oversight.seed import seed_demo
     from oversight.services.uow import unit_of_work
 
@@ -96,20 +96,58 @@ def test_existing_clocks_get_their_cases_organ(tmp_path):
             upgrade()
             with unit_of_work():
                 seed_demo()
-            chaoyang, _code = make_complaint()
-            haidian, _code = make_complaint(organ_id=organ("BJ-HD").id,
-                                            officer_badge="BJ10003")
-            expected = {("complaint", chaoyang.id): organ("BJ-CY").id,
-                        ("complaint", haidian.id): organ("BJ-HD").id}
-            db.session.remove()
-            downgrade(revision="f5a086444e81")
-            upgrade()
-            with db.engine.connect() as conn:
-                clocks = conn.execute(sa.text(
-                    "SELECT case_type, case_id, organ_id FROM case_clock")).all()
-            assert clocks and {(t, i): o for t, i, o in clocks} == expected
+            yield
             db.session.remove()
             db.engine.dispose()
     finally:
         _drop(pg)
 
+
+def test_existing_clocks_get_their_cases_organ(tmp_path):
+    """c511afa91d07 fills case_clock.organ_id in from each clock's case: cases and
+    clocks written at head lose the column on the way down and get it back on the way up."""
+    from helpers import make_complaint, organ
+
+    with _demo_at_head(tmp_path):
+        chaoyang, _code = make_complaint()
+        haidian, _code = make_complaint(organ_id=organ("BJ-HD").id, officer_badge="BJ10003")
+        expected = {("complaint", chaoyang.id): organ("BJ-CY").id,
+                    ("complaint", haidian.id): organ("BJ-HD").id}
+        db.session.remove()
+        downgrade(revision="f5a086444e81")
+        upgrade()
+        with db.engine.connect() as conn:
+            clocks = conn.execute(sa.text(
+                "SELECT case_type, case_id, organ_id FROM case_clock")).all()
+        assert clocks and {(t, i): o for t, i, o in clocks} == expected
+
+
+def test_the_counts_of_existing_cases_are_filled_in(tmp_path):
+    """fb4018120ad8 creates case_count and counts the cases already there: cases of
+    several types written at head, the table dropped on the way down, and counted again
+    on the way up, equal to the cases."""
+    from consequence_helpers import open_recovery, propose, violation
+    from helpers import make_complaint
+
+    from oversight.models import CaseCount
+    from oversight.services import counts
+
+    with _demo_at_head(tmp_path):
+        make_complaint()
+        make_complaint()
+        propose(violation())
+        open_recovery()
+        expected = {(c.case_type, c.organ_id, c.state): c.n
+                    for c in db.session.execute(sa.select(CaseCount)).scalars() if c.n}
+        assert {t for t, _o, _s in expected} == {
+            "complaint", "investigation", "discipline", "recovery"}, expected
+        db.session.remove()
+        downgrade(revision="c9e5a1b3d7f2")
+        with db.engine.connect() as conn:
+            assert not sa.inspect(conn).has_table("case_count")
+        upgrade()
+        with db.engine.connect() as conn:
+            counted = {(t, o, s): n for t, o, s, n in conn.execute(sa.text(
+                "SELECT case_type, organ_id, state, n FROM case_count"))}
+            assert counts.check(conn) == []
+        assert counted == expected

@@ -29,6 +29,7 @@ from oversight.models.org import (
 from oversight.models.records import (
     Attachment,
     CaseClock,
+    CaseCount,
     CaseEvent,
     ClockOutcome,
     ClockReminder,
@@ -48,7 +49,8 @@ __all__ = [
     "Appeal", "DisciplinaryDecision", "Recovery", "RecoveryInstalment", "RecoveryPayment",
     "AppealOutcome", "ConflictDeclaration", "EvidenceEntry", "Investigation",
     "InvestigationMember", "Recusal", "RecusalApplicant", "Suspension",
-    "Attachment", "CaseClock", "CaseEvent", "ClockOutcome", "ComplainantIdentity", "Complaint",
+    "Attachment", "CaseClock", "CaseCount", "CaseEvent", "ClockOutcome",
+    "ComplainantIdentity", "Complaint",
     "EmploymentStatus", "MailOutbox", "MailStatus", "Notice", "Officer", "OfficerCategory",
     "Organ", "SearchOutbox", "SecuritySetting", "Sequence", "StatsSnapshot", "Throttle",
     "User",

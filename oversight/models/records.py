@@ -288,6 +288,25 @@ class Sequence(db.Model):
     value: Mapped[int] = mapped_column(sa.Integer, default=0)
 
 
+class CaseCount(db.Model):
+    """How many cases of a type are in a state at an organ, kept by the writes themselves
+    (``oversight.services.counts``): the queue's totals and 待我处理 add up a subtree's
+    rows here instead of counting its cases, so they cost the same at any number of
+    cases (a city bureau's to-do count read 2.2 ms at a million cases, 0.5 ms at 10,000).
+
+    Derived from the case tables and always equal to them: every insert of a case and
+    every change of its state changes the row in the same statement batch, so the two
+    commit or roll back together. ``oversight counts`` checks it against the case tables
+    and mends it (after rows were written around the ORM, as the bulk seeder does)."""
+
+    __tablename__ = "case_count"
+
+    case_type: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    organ_id: Mapped[int] = mapped_column(sa.ForeignKey("organ.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    n: Mapped[int] = mapped_column(sa.Integer)
+
+
 attach_append_only(CaseEvent.__table__)
 attach_append_only(Notice.__table__)
 

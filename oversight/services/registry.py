@@ -65,10 +65,13 @@ def _organ_fixed(_mapper: Any, _connection: Any, case: Any) -> None:
 
 
 def register(binding: CaseTypeBinding) -> CaseTypeBinding:
+    from oversight.services import counts
+
     _BINDINGS[binding.spec.name] = binding
-    if binding.model is not None and not sa.event.contains(binding.model, "before_update",
-                                                           _organ_fixed):
-        sa.event.listen(binding.model, "before_update", _organ_fixed)
+    if binding.model is not None:
+        if not sa.event.contains(binding.model, "before_update", _organ_fixed):
+            sa.event.listen(binding.model, "before_update", _organ_fixed)
+        counts.track(binding.model)
     return binding
 
 

@@ -218,6 +218,9 @@ def test_sigkill_mid_burst_loses_nothing_receipted(instance):
 
         verify = instance.oversight("verify-log", check=False)
         assert verify.returncode == 0, verify.stdout
+        # the kept counts were written with the cases, or not at all, like them
+        kept = instance.oversight("counts", check=False)
+        assert kept.returncode == 0, kept.stdout
         instance.oversight("index")
 
         with app_for(instance) as app:

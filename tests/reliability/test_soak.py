@@ -51,6 +51,9 @@ def test_soak_under_mixed_traffic(instance):
     for pid, worker in workers.items():
         assert worker["rise_mb"] <= soak.BOUND_MB, (pid, worker["rise_mb"])
     assert result["verdict"] == {"ok": True, "reasons": []}
+    # two workers filing and moving cases side by side kept the counts of cases exact
+    kept = instance.oversight("counts", check=False)
+    assert kept.returncode == 0, kept.stdout
 
 
 def test_a_searcher_opened_before_a_merge_still_reads(app, demo):
