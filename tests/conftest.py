@@ -197,8 +197,10 @@ def app(request, tmp_path, _prepared, compiled_templates):
             prepare_database()  # TRUNCATE … RESTART IDENTITY
         yield application
         db.session.remove()
-        _counts_follow_the_cases()
-        db.engine.dispose()  # close pooled connections: -W error turns leaks into failures
+        try:
+            _counts_follow_the_cases()
+        finally:
+            db.engine.dispose()  # close pooled connections: -W error turns leaks into failures
 
 
 def _counts_follow_the_cases() -> None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import PG_URL
+from helpers import PG_URL, prepare_database
 
 ROOT = Path(__file__).resolve().parents[2]
 COPIED = ("oversight", "workflows", "templates", "static", "migrations", "tests",
@@ -203,10 +203,17 @@ def sandbox(tmp_path_factory) -> Path:
 
 def run_tests(sandbox: Path, tests: tuple[str, ...]) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(sandbox), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-x", "-q", "-W", "error", "-p", "no:cacheprovider",
-         "-o", "addopts=", *tests],
-        cwd=sandbox, env=env, capture_output=True, text=True, timeout=600, check=False)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "-x", "-q", "-W", "error", "-p",
+             "no:cacheprovider", "-o", "addopts=", *tests],
+            cwd=sandbox, env=env, capture_output=True, text=True, timeout=600, check=False)
+    finally:
+        if PG_URL:
+            # The child ran in this suite's PostgreSQL schema and left its rows there,
+            # written by mutated code (a race's double transition, its counts with it):
+            # not this test's data, which the suite checks after every test.
+            prepare_database()
 
 
 @pytest.mark.parametrize("mutant", COLLECTED, ids=[m.item for m in COLLECTED])
