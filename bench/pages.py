@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> dict:
             pages["case"] = case_paths
         results[user] = {name: timed(client, paths if isinstance(paths, list) else [paths])
                          for name, paths in pages.items()}
+    with app.app_context():
+        db.engine.dispose()  # close the pooled connections (the smoke test runs in-process)
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.root,
                           capture_output=True, text=True).stdout.strip()
     report = {

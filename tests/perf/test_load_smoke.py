@@ -8,6 +8,8 @@ only repeat it: only the SQLite suite collects this module (tests/perf/conftest.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -47,17 +49,26 @@ def test_the_load_harness_runs_every_scenario_cleanly():
     assert all(files and all(size > 0 for size in files.values()) for files in mapped.values())
 
 
-def test_the_memory_walk_runs_every_step(tmp_path):
+@pytest.fixture(scope="module")
+def small_instance(tmp_path_factory):
+    """A kept instance of 200 seeded cases, as ``bench/load.py --keep`` makes them."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import load
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    return load.seeded_instance("sqlite", None, 200, str(tmp_path_factory.mktemp("kept")), {})
+
+
+def test_the_memory_walk_runs_every_step(small_instance):
     """``bench/memory.py`` on a small kept instance: every group of pages answers, and
     each step reads the process's memory."""
     sys.path.insert(0, str(ROOT / "bench"))
     try:
-        import load
         import memory
     finally:
         sys.path.remove(str(ROOT / "bench"))
-    instance = load.seeded_instance("sqlite", None, 200, str(tmp_path), {})
-    report = memory.main(["--instance", str(instance.path), "--rounds", "1"])
+    report = memory.main(["--instance", str(small_instance.path), "--rounds", "1"])
     [result] = report["results"]
     steps = [step["step"] for step in result["steps"]]
     assert steps == ["started", "app created", "warmed", "queue (1)", "to-do (1)",
@@ -65,3 +76,28 @@ def test_the_memory_walk_runs_every_step(tmp_path):
                      "every organ's scope"]
     assert all(step["rss"] >= step["anon"] > 0 for step in result["steps"])
     assert result["peak"]["rss"] >= result["steps"][-1]["rss"]
+
+
+def test_the_in_process_pages_answer_for_every_user(small_instance, monkeypatch):
+    """``bench/pages.py`` on the same instance: every user signs in, every page answers
+    (the script refuses any other status) and is timed with its statement count. It runs
+    in this process and sets the instance's environment: restored after."""
+    for name in ("OVERSIGHT_INSTANCE", "DATABASE_URL", "OVERSIGHT_SEARCH_INLINE"):
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import pages
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    out = small_instance.path / "pages.json"
+    report = pages.main(["--instance", str(small_instance.path), "--rounds", "3",
+                         "--out", str(out)])
+    assert json.loads(out.read_text()) == report
+    results = report["results"]
+    assert set(results) == {"bare_in_app", *pages.USERS}
+    for user in pages.USERS:
+        expected = set(pages.PAGES) | ({"case"} if user == "bj_leader" else set())
+        assert set(results[user]) == expected, user
+        for name, timing in results[user].items():
+            assert timing["p95_ms"] >= timing["p50_ms"] > 0, (user, name)
+            assert timing["statements"] > 0, (user, name)
