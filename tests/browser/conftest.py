@@ -94,6 +94,28 @@ class LiveServer:
     passwords: dict[str, str]
 
 
+def _closed_before_served(app):
+    """``app`` with each response read whole and closed before it goes to the server.
+
+    Werkzeug's development server closes a response's iterable only after it has
+    drained what is left of the request from the socket; when the browser has already
+    dropped the connection (a page closed while a stylesheet was on its way), that read
+    raises and the close is skipped (``werkzeug.serving``, ``execute``). A static file's
+    handle was then left to the garbage collector, and its ResourceWarning failed
+    whichever test was running under ``-W error``. The pages of these tests are small;
+    gunicorn, which serves the app in production, closes every iterable."""
+
+    def served(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return served
+
+
 @pytest.fixture
 def live_server(tmp_path, _pg_schema):
     """The app with CSRF on, demo data seeded, served on 127.0.0.1 from a thread."""
@@ -106,7 +128,7 @@ def live_server(tmp_path, _pg_schema):
             passwords = seed_demo()
         db.session.remove()
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _closed_before_served(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
