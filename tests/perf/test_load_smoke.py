@@ -1,16 +1,21 @@
 """The load harness keeps working: ``bench/load.py --smoke`` runs every scenario for a
 second against gunicorn (SQLite, 200 seeded cases) with wrk, next to the bare-Flask
 baseline. Only correctness is asserted (no errors, no lost submission, every scenario
-served); the figures belong to the full runs in bench/results/, never to a test.
+served); the figures belong to the full runs in bench/results/, never to a test. The
+in-process harnesses (``bench/memory.py``, ``bench/pages.py``, ``bench/stats.py``) run
+the same way on one kept instance of 200 cases.
 
 The smoke run serves SQLite whatever TEST_DATABASE_URL says, so the PostgreSQL suite would
 only repeat it: only the SQLite suite collects this module (tests/perf/conftest.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 
@@ -101,3 +106,28 @@ def test_the_in_process_pages_answer_for_every_user(small_instance, monkeypatch)
         for name, timing in results[user].items():
             assert timing["p95_ms"] >= timing["p50_ms"] > 0, (user, name)
             assert timing["statements"] > 0, (user, name)
+
+
+def test_the_statistics_benchmark_finds_the_same_figures(small_instance, tmp_path):
+    """``bench/stats.py`` on a copy of the same instance (it writes kept figures): the
+    statistics as they were at its ``--before-ref`` and as they are give the same figures
+    for every scope (the script fails otherwise), and every page answers. A process of
+    its own: the script makes its app from the command line."""
+    copy = tmp_path / "oversight.db"
+    with contextlib.closing(sqlite3.connect(small_instance.path / "oversight.db")) as src, \
+            contextlib.closing(sqlite3.connect(copy)) as dst:
+        src.backup(dst)  # the WAL's pages too
+    out = tmp_path / "stats.json"
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "stats.py"), "--db",
+                          f"sqlite:///{copy}", "--rounds", "1", "--page-requests", "2",
+                          "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    [entry] = json.loads(out.read_text())["databases"]
+    assert entry["cases_total"] > 0
+    assert len(entry["dashboard"]) == 4
+    for scenario in entry["dashboard"].values():
+        assert scenario["same_figures"] is True and scenario["cases_in_scope"] > 0, scenario
+    assert entry["transparency"]["same_figures"] is True
+    assert set(entry["pages"]) >= {"/staff/stats (city bureau)", "/transparency",
+                                   "refresh_pass"}
