@@ -142,11 +142,11 @@ def queue():
     elif state == "todo":
         states = sorted(spec.states_awaiting(current_user.role), key=lambda s: s.value)
         oldest_first = True  # first come, first served
-    chosen = None
+    chosen = None  # the organ the list is narrowed to, within the user's scope
     if organ.isdigit() and len(organ) < 19:  # larger than any id (and than SQLite's integers)
-        chosen = db.session.get(Organ, int(organ))
-        if chosen is None or not in_scope(current_user, chosen):
-            chosen = None
+        found = db.session.get(Organ, int(organ))
+        if found is not None and in_scope(current_user, found):
+            chosen = found
 
     def at_organs(column) -> list:
         """The listed organs, as conditions on ``column``: the user's scope, narrowed to
