@@ -109,9 +109,10 @@ def begin_writing(session) -> None:
 
 
 def dialect_insert(session):
-    """The INSERT construct of the session's database (SQLite's or PostgreSQL's), the one
-    that knows ``ON CONFLICT``."""
-    if session.get_bind().dialect.name == "postgresql":
+    """The INSERT construct of the database (SQLite's or PostgreSQL's) of ``session`` (or
+    of a connection), the one that knows ``ON CONFLICT``."""
+    bind = session if isinstance(session, sa.Connection) else session.get_bind()
+    if bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert

@@ -32,18 +32,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from oversight.models import CaseCount
+from oversight.storage import dialect_insert
 
 TABLE = CaseCount.__table__
 
 
 @functools.cache
-def _change(dialect: str) -> sa.Insert:
+def _change(insert) -> sa.Insert:
     """Add ``n`` (negative to take away) to a count, inserting its row when it is the
-    first case there. Built once per dialect."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    first case there. Built once per dialect (``insert``)."""
     statement = insert(TABLE).values(case_type=sa.bindparam("case_type"),
                                      organ_id=sa.bindparam("organ_id"),
                                      state=sa.bindparam("state"), n=sa.bindparam("n"))
@@ -53,7 +50,7 @@ def _change(dialect: str) -> sa.Insert:
 
 
 def _apply(connection: sa.Connection, changes: list[dict]) -> None:
-    connection.execute(_change(connection.dialect.name),
+    connection.execute(_change(dialect_insert(connection)),
                        sorted(changes, key=lambda c: (c["organ_id"], c["state"])))
 
 

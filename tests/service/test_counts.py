@@ -10,6 +10,7 @@ import re
 import pytest
 import sqlalchemy as sa
 from helpers import login, make_complaint, organ, user
+from investigation_helpers import fire
 
 from oversight.cli import counts_command
 from oversight.extensions import db
@@ -26,11 +27,6 @@ def kept() -> dict[tuple, int]:
     db.session.expire_all()
     return {(c.case_type, c.organ_id, c.state): c.n
             for c in db.session.execute(sa.select(CaseCount)).scalars() if c.n}
-
-
-def fire(case, trigger: str, who: str, data: dict | None = None) -> None:
-    with unit_of_work():
-        workflow.fire(case, trigger, user(who), data or {})
 
 
 def test_intake_adds_one_and_a_transition_moves_it(demo):
